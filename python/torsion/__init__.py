@@ -1,0 +1,3 @@
+"""torsion: Twisted's programming model on an event loop written in Rust."""
+
+__version__ = "0.1.0"
