@@ -37,6 +37,10 @@ class IncompleteNetstring(Exception):
 _NO_PARTS: tuple[bytes, ...] = ()
 _LENGTH_STATE, _PAYLOAD_STATE = range(2)
 
+# Sizes in bytes of the windows LineReceiver splits into lines at once.
+_FIRST_WINDOW = 2048
+_LARGEST_WINDOW = 1 << 16
+
 
 class NetstringReceiver(protocol.Protocol):
     """Receive and send netstrings (``12:hello world!,``).
@@ -361,37 +365,13 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                 self._lrData = buf
                 self._lrOffset = 0
             end = len(buf)
+            # Lines are cut from windows of the buffer that double in size
+            # while no callback changes the parsing state, and shrink back to
+            # a single line after one does: a long run of lines costs one
+            # split per window, an interruption wastes at most one window.
+            window = 0
             while pos < end and not self.paused:
-                if self.line_mode:
-                    delimiter = self.delimiter
-                    width = len(delimiter)
-                    found = buf.find(delimiter, pos) if width else -1
-                    if found < 0:
-                        if end - pos >= self.MAX_LENGTH + width:
-                            rest = buf[pos:] if pos else buf
-                            self._lrData = b""
-                            self._lrOffset = 0
-                            return self.lineLengthExceeded(rest)
-                        return None
-                    if found - pos > self.MAX_LENGTH:
-                        rest = buf[pos:] if pos else buf
-                        self._lrData = b""
-                        self._lrOffset = 0
-                        return self.lineLengthExceeded(rest)
-                    line = buf[pos:found]
-                    pos = found + width
-                    self._lrOffset = pos
-                    why = self.lineReceived(line)
-                    if why:
-                        return why
-                    transport = self.transport
-                    if transport and transport.disconnecting:
-                        return why
-                    if self._lrData is not buf:
-                        buf = self._lrData
-                        pos = self._lrOffset
-                        end = len(buf)
-                else:
+                if not self.line_mode:
                     rest = buf[pos:] if pos else buf
                     self._lrData = b""
                     self._lrOffset = 0
@@ -401,6 +381,84 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     buf = self._lrData
                     pos = self._lrOffset
                     end = len(buf)
+                    window = 0
+                    continue
+                delimiter = self.delimiter
+                width = len(delimiter)
+                if window and width:
+                    stop = pos + window
+                    if stop >= end:
+                        lines = (buf[pos:] if pos else buf).split(delimiter)
+                    else:
+                        lines = buf[pos:stop].split(delimiter)
+                    del lines[-1]
+                    if lines:
+                        limit = self.MAX_LENGTH
+                        for line in lines:
+                            size = len(line)
+                            if size > limit:
+                                rest = buf[pos:] if pos else buf
+                                self._lrData = b""
+                                self._lrOffset = 0
+                                return self.lineLengthExceeded(rest)
+                            pos += size + width
+                            self._lrOffset = pos
+                            why = self.lineReceived(line)
+                            if why:
+                                return why
+                            transport = self.transport
+                            if transport and transport.disconnecting:
+                                return why
+                            if (
+                                self._lrData is not buf
+                                or self.paused
+                                or not self.line_mode
+                                or self.delimiter is not delimiter
+                            ):
+                                break
+                            limit = self.MAX_LENGTH
+                        else:
+                            if window < _LARGEST_WINDOW:
+                                window <<= 1
+                            continue
+                        window = 0
+                        if self._lrData is not buf:
+                            buf = self._lrData
+                            pos = self._lrOffset
+                            end = len(buf)
+                        continue
+                    # No whole delimiter inside the window.
+                    found = -1 if stop >= end else buf.find(delimiter, stop - width + 1)
+                else:
+                    found = buf.find(delimiter, pos) if width else -1
+                if found < 0:
+                    if end - pos >= self.MAX_LENGTH + width:
+                        rest = buf[pos:] if pos else buf
+                        self._lrData = b""
+                        self._lrOffset = 0
+                        return self.lineLengthExceeded(rest)
+                    return None
+                if found - pos > self.MAX_LENGTH:
+                    rest = buf[pos:] if pos else buf
+                    self._lrData = b""
+                    self._lrOffset = 0
+                    return self.lineLengthExceeded(rest)
+                line = buf[pos:found]
+                pos = found + width
+                self._lrOffset = pos
+                why = self.lineReceived(line)
+                if why:
+                    return why
+                transport = self.transport
+                if transport and transport.disconnecting:
+                    return why
+                if self._lrData is not buf:
+                    buf = self._lrData
+                    pos = self._lrOffset
+                    end = len(buf)
+                    window = 0
+                elif not window:
+                    window = _FIRST_WINDOW
             return None
         finally:
             self._busyReceiving = False
