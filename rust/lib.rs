@@ -1,0 +1,15 @@
+//! torsion's native module: the reactor core and its Python bindings.
+
+pub mod core;
+pub mod py;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _torsion(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<py::reactor::ReactorBase>()?;
+    m.add_class::<py::delayed_call::DelayedCall>()?;
+    m.add_class::<py::transport::TCPTransport>()?;
+    m.add_class::<py::port::ListeningPort>()?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The one place through which Rust calls Python, and its error policy.
+//!
+//! A user callback that raises is reported through the hooks object's
+//! `logError` (which logs an "Unhandled Error" with the traceback through
+//! torsion's logging); the loop goes on. If even the report fails, the
+//! interpreter's unraisable-exception hook gets it: nothing is swallowed.
+
+use std::net::SocketAddr;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// Python objects the reactor needs, looked up once from the hooks object
+/// the Python reactor class passes in.
+pub struct Hooks {
+    log_error: Py<PyAny>,
+    /// Shared Failure(ConnectionDone()), as Twisted shares one.
+    pub reason_done: Py<PyAny>,
+    /// Shared Failure(ConnectionLost()).
+    pub reason_lost: Py<PyAny>,
+    make_aborted: Py<PyAny>,
+    failure_of: Py<PyAny>,
+    is_half_closeable: Py<PyAny>,
+    ipv4_address: Py<PyAny>,
+    ipv6_address: Py<PyAny>,
+}
+
+impl Hooks {
+    pub fn from_object(hooks: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            log_error: hooks.getattr("logError")?.unbind(),
+            reason_done: hooks.getattr("reasonDone")?.unbind(),
+            reason_lost: hooks.getattr("reasonLost")?.unbind(),
+            make_aborted: hooks.getattr("makeAborted")?.unbind(),
+            failure_of: hooks.getattr("failureOf")?.unbind(),
+            is_half_closeable: hooks.getattr("isHalfCloseable")?.unbind(),
+            ipv4_address: hooks.getattr("IPv4Address")?.unbind(),
+            ipv6_address: hooks.getattr("IPv6Address")?.unbind(),
+        })
+    }
+
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for obj in [
+            &self.log_error,
+            &self.reason_done,
+            &self.reason_lost,
+            &self.make_aborted,
+            &self.failure_of,
+            &self.is_half_closeable,
+            &self.ipv4_address,
+            &self.ipv6_address,
+        ] {
+            visit.call(obj)?;
+        }
+        Ok(())
+    }
+
+    /// Logs an exception raised by a user callback.
+    pub fn report(&self, py: Python<'_>, err: PyErr, why: Option<&str>) {
+        let value = err.value(py).clone();
+        if let Err(log_err) = self.log_error.bind(py).call1((value, why)) {
+            // The logging path itself failed: hand both to the interpreter.
+            err.write_unraisable(py, None);
+            log_err.write_unraisable(py, None);
+        }
+    }
+
+    /// A Failure wrapping `err`'s exception (with its traceback).
+    pub fn failure_of<'py>(&self, py: Python<'py>, err: &PyErr) -> Bound<'py, PyAny> {
+        match self.failure_of.bind(py).call1((err.value(py).clone(),)) {
+            Ok(f) => f,
+            Err(e) => {
+                self.report(py, e, Some("while building a Failure"));
+                self.reason_lost.bind(py).clone()
+            }
+        }
+    }
+
+    /// A fresh Failure(ConnectionAborted()).
+    pub fn aborted<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self.make_aborted.bind(py).call0() {
+            Ok(f) => f,
+            Err(e) => {
+                self.report(py, e, Some("while building a Failure"));
+                self.reason_lost.bind(py).clone()
+            }
+        }
+    }
+
+    pub fn is_half_closeable(&self, py: Python<'_>, protocol: &Bound<'_, PyAny>) -> bool {
+        match self
+            .is_half_closeable
+            .bind(py)
+            .call1((protocol,))
+            .and_then(|r| r.is_truthy())
+        {
+            Ok(v) => v,
+            Err(e) => {
+                self.report(py, e, None);
+                false
+            }
+        }
+    }
+
+    /// IPv4Address/IPv6Address("TCP", host, port) for a socket address.
+    pub fn address<'py>(&self, py: Python<'py>, addr: &SocketAddr) -> PyResult<Bound<'py, PyAny>> {
+        match addr {
+            SocketAddr::V4(a) => self
+                .ipv4_address
+                .bind(py)
+                .call1((intern!(py, "TCP"), a.ip().to_string(), a.port())),
+            SocketAddr::V6(a) => {
+                let host = if a.scope_id() != 0 && is_link_local(a.ip()) {
+                    format!("{}%{}", a.ip(), a.scope_id())
+                } else {
+                    a.ip().to_string()
+                };
+                self.ipv6_address.bind(py).call1((
+                    intern!(py, "TCP"),
+                    host,
+                    a.port(),
+                    a.flowinfo(),
+                    a.scope_id(),
+                ))
+            }
+        }
+    }
+}
+
+fn is_link_local(ip: &std::net::Ipv6Addr) -> bool {
+    (ip.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// Calls `f(*args, **kwargs)`; an exception is reported and swallowed.
+pub fn call_logged(
+    py: Python<'_>,
+    hooks: &Hooks,
+    f: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) {
+    if let Err(e) = f.call(args, kwargs) {
+        hooks.report(py, e, None);
+    }
+}

@@ -1,0 +1,9 @@
+//! The binding layer: the only code that imports pyo3.
+
+pub mod delayed_call;
+pub mod dispatch;
+pub mod fd_readers;
+pub mod port;
+pub mod reactor;
+pub mod thread_calls;
+pub mod transport;

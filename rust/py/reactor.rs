@@ -1,0 +1,631 @@
+//! ReactorBase: the Rust half of the reactor.
+//!
+//! It owns the poller, the timers, the sources (connections and listening
+//! ports) and the queue of calls from other threads, and runs Twisted's loop
+//! turn. The Python subclass (`torsion.internet._reactor`) carries the rest of
+//! the API (run/stop, system events, listenTCP/connectTCP, threads).
+
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use pyo3::exceptions::{PyAssertionError, PyRuntimeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::core::timers::TimerQueue;
+use crate::core::tokens::{TokenSlab, RESERVED_BASE};
+use crate::py::delayed_call::{delay_to_ns, DelayedCall};
+use crate::py::dispatch::{call_logged, Hooks};
+use crate::py::fd_readers::FdReaders;
+use crate::py::port::{self, ListeningPort};
+use crate::py::thread_calls::{ThreadCall, ThreadCalls};
+use crate::py::transport::{self, TCPTransport};
+
+const WAKER_TOKEN: Token = Token(RESERVED_BASE + 1);
+const SIGNAL_TOKEN: Token = Token(RESERVED_BASE + 2);
+const LEVEL_TOKEN: Token = Token(RESERVED_BASE + 3);
+
+/// Longest single sleep: keeps signal delivery prompt even if the wake-up
+/// descriptor was not installed (reactor run outside the main thread).
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+/// Wall-clock seconds since the epoch, as `time.time()`.
+pub fn wall_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A registered I/O source.
+pub enum Source {
+    Tcp(Py<TCPTransport>),
+    Listener(Py<ListeningPort>),
+}
+
+impl Source {
+    fn clone_ref(&self, py: Python<'_>) -> Self {
+        match self {
+            Source::Tcp(t) => Source::Tcp(t.clone_ref(py)),
+            Source::Listener(p) => Source::Listener(p.clone_ref(py)),
+        }
+    }
+}
+
+struct Poller {
+    poll: Poll,
+    events: Events,
+}
+
+/// One readiness event copied out of the poller.
+#[derive(Clone, Copy)]
+struct Ready {
+    token: usize,
+    readable: bool,
+    writable: bool,
+    error: bool,
+}
+
+#[pyclass(subclass, module = "torsion._torsion")]
+pub struct ReactorBase {
+    pub(crate) registry: Registry,
+    poller: Arc<Mutex<Poller>>,
+    pub(crate) thread_calls: Arc<ThreadCalls>,
+    pub(crate) timers: TimerQueue<Py<DelayedCall>>,
+    pub(crate) sources: TokenSlab<Source>,
+    /// Transports with writes to attempt before the next poll.
+    pub(crate) dirty: Vec<Py<TCPTransport>>,
+    /// Transports to read again next turn (budget spent, or resumed).
+    pub(crate) ready: Vec<Py<TCPTransport>>,
+    /// Listening ports with connections left in their backlog.
+    pub(crate) ready_ports: Vec<Py<ListeningPort>>,
+    /// Aborted transports whose connectionLost runs next turn.
+    pub(crate) closing: Vec<(Py<TCPTransport>, Py<PyAny>, bool)>,
+    pub(crate) fds: FdReaders,
+    pub(crate) hooks: Option<Arc<Hooks>>,
+    epoch: Instant,
+    started: bool,
+    just_stopped: bool,
+    running: bool,
+    signal_fd: Option<RawFd>,
+}
+
+impl ReactorBase {
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    pub fn hooks(&self) -> PyResult<Arc<Hooks>> {
+        self.hooks
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("reactor hooks not installed"))
+    }
+
+    pub(crate) fn register_fd(&self, fd: RawFd, token: usize, interest: Interest) -> PyResult<()> {
+        self.registry
+            .register(&mut SourceFd(&fd), Token(token), interest)
+            .map_err(PyErr::from)
+    }
+
+    pub(crate) fn deregister_fd(&self, fd: RawFd) {
+        // Fails only if the descriptor was never registered: nothing to undo.
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+    }
+}
+
+fn run_thread_calls(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
+    let calls = slf.borrow().thread_calls.clone();
+    // Only the calls queued before this turn: later ones wait for the next.
+    let count = calls.len();
+    for _ in 0..count {
+        let Some(call) = calls.pop() else { break };
+        let kwargs = call.kwargs.as_ref().map(|k| k.bind(py));
+        call_logged(py, hooks, call.f.bind(py), call.args.bind(py), kwargs);
+    }
+}
+
+fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
+    let (now, limit) = {
+        let r = slf.borrow();
+        (r.now_ns(), r.timers.next_seq())
+    };
+    loop {
+        let Some(dc) = slf.borrow_mut().timers.pop_due(now, limit) else {
+            break;
+        };
+        let call = {
+            let mut d = dc.bind(py).borrow_mut();
+            d.handle = None;
+            if d.cancelled || d.called {
+                None
+            } else {
+                d.called = true;
+                d.reactor = None;
+                match (&d.func, &d.args) {
+                    (Some(f), Some(a)) => Some((
+                        f.clone_ref(py),
+                        a.clone_ref(py),
+                        d.kw.as_ref().map(|k| k.clone_ref(py)),
+                    )),
+                    _ => None,
+                }
+            }
+        };
+        if let Some((f, args, kw)) = call {
+            call_logged(py, hooks, f.bind(py), args.bind(py), kw.as_ref().map(|k| k.bind(py)));
+        }
+    }
+}
+
+/// Twisted's runUntilCurrent: thread calls, due timers, then "shutdown" if
+/// stop() was called.
+fn run_until_current(py: Python<'_>, slf: &Bound<'_, ReactorBase>) -> PyResult<()> {
+    let hooks = slf.borrow().hooks()?;
+    run_thread_calls(py, slf, &hooks);
+    run_timers(py, slf, &hooks);
+    let just_stopped = std::mem::replace(&mut slf.borrow_mut().just_stopped, false);
+    if just_stopped {
+        if let Err(e) = slf.call_method1(intern!(py, "fireSystemEvent"), (intern!(py, "shutdown"),)) {
+            hooks.report(py, e, None);
+        }
+    }
+    Ok(())
+}
+
+fn flush_dirty(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
+    let dirty = std::mem::take(&mut slf.borrow_mut().dirty);
+    for tr in dirty {
+        transport::flush(py, slf, tr.bind(py));
+    }
+}
+
+fn run_closing(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
+    let closing = std::mem::take(&mut slf.borrow_mut().closing);
+    for (tr, reason, orderly) in closing {
+        transport::close(py, slf, tr.bind(py), reason.bind(py), orderly);
+    }
+}
+
+/// How long the next poll may sleep.
+fn poll_timeout(slf: &Bound<'_, ReactorBase>) -> Option<Duration> {
+    let mut r = slf.borrow_mut();
+    if !r.running
+        || !r.ready.is_empty()
+        || !r.ready_ports.is_empty()
+        || !r.closing.is_empty()
+        || !r.dirty.is_empty()
+        || r.fds.pending
+    {
+        return Some(Duration::ZERO);
+    }
+    let now = r.now_ns();
+    let timer = r
+        .timers
+        .next_deadline()
+        .map(|d| Duration::from_nanos(d.saturating_sub(now)));
+    Some(timer.map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP)))
+}
+
+fn do_iteration(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Duration>) -> PyResult<()> {
+    let (poller, calls, signal_fd) = {
+        let r = slf.borrow();
+        (r.poller.clone(), r.thread_calls.clone(), r.signal_fd)
+    };
+    let timeout = if calls.enter_sleep() {
+        Some(Duration::ZERO)
+    } else {
+        timeout
+    };
+    let polled = py.detach(move || {
+        let mut guard = poller.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Poller { poll, events } = &mut *guard;
+        match poll.poll(events, timeout) {
+            Ok(()) => Ok(events
+                .iter()
+                .map(|e| Ready {
+                    token: e.token().0,
+                    readable: e.is_readable() || e.is_read_closed(),
+                    writable: e.is_writable(),
+                    error: e.is_error(),
+                })
+                .collect::<Vec<_>>()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    });
+    calls.leave_sleep();
+    let events = polled?;
+    // Run Python signal handlers (SIGINT/SIGTERM stop the reactor through
+    // them); an exception here (the default SIGINT handler) ends run().
+    py.check_signals()?;
+    dispatch_io(py, slf, &events, signal_fd);
+    Ok(())
+}
+
+fn dispatch_io(py: Python<'_>, slf: &Bound<'_, ReactorBase>, events: &[Ready], signal_fd: Option<RawFd>) {
+    let (ready, ready_ports) = {
+        let mut r = slf.borrow_mut();
+        (std::mem::take(&mut r.ready), std::mem::take(&mut r.ready_ports))
+    };
+    for tr in ready {
+        transport::on_readable(py, slf, tr.bind(py));
+    }
+    for p in ready_ports {
+        port::on_readable(py, slf, p.bind(py));
+    }
+    let mut level_ready = false;
+    for ev in events {
+        match Token(ev.token) {
+            WAKER_TOKEN => {}
+            SIGNAL_TOKEN => {
+                if let Some(fd) = signal_fd {
+                    drain(fd);
+                }
+            }
+            LEVEL_TOKEN => level_ready = true,
+            Token(t) => {
+                let source = slf.borrow().sources.get(t).map(|s| s.clone_ref(py));
+                match source {
+                    Some(Source::Tcp(tr)) => {
+                        transport::on_event(py, slf, tr.bind(py), ev.readable, ev.writable, ev.error);
+                    }
+                    Some(Source::Listener(p)) => port::on_readable(py, slf, p.bind(py)),
+                    None => {}
+                }
+            }
+        }
+    }
+    let check_level = level_ready || slf.borrow().fds.pending;
+    if check_level {
+        crate::py::fd_readers::dispatch(py, slf);
+    }
+    run_closing(py, slf);
+    flush_dirty(py, slf);
+}
+
+fn drain(fd: RawFd) {
+    let mut buf = [0u8; 256];
+    while let Ok(n) = crate::core::sys::recv(fd, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fn one_turn(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Option<Duration>>) -> PyResult<()> {
+    run_until_current(py, slf)?;
+    run_closing(py, slf);
+    flush_dirty(py, slf);
+    let t = match timeout {
+        Some(t) => t,
+        None => poll_timeout(slf),
+    };
+    do_iteration(py, slf, t)
+}
+
+#[pymethods]
+impl ReactorBase {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let fds = FdReaders::new()?;
+        registry.register(&mut SourceFd(&fds.epoll_fd()), LEVEL_TOKEN, Interest::READABLE)?;
+        Ok(Self {
+            registry,
+            poller: Arc::new(Mutex::new(Poller {
+                poll,
+                events: Events::with_capacity(1024),
+            })),
+            thread_calls: Arc::new(ThreadCalls::new(waker)),
+            timers: TimerQueue::new(),
+            sources: TokenSlab::new(),
+            dirty: Vec::new(),
+            ready: Vec::new(),
+            ready_ports: Vec::new(),
+            closing: Vec::new(),
+            fds,
+            hooks: None,
+            epoch: Instant::now(),
+            started: false,
+            just_stopped: false,
+            running: false,
+            signal_fd: None,
+        })
+    }
+
+    /// Installs the hooks object (Failure factory, error classes, logging).
+    #[pyo3(name = "_installHooks")]
+    fn install_hooks(&mut self, hooks: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.hooks = Some(Arc::new(Hooks::from_object(hooks)?));
+        Ok(())
+    }
+
+    /// Watches `fd` (the read end of the signal wake-up pipe); None removes.
+    #[pyo3(name = "_setSignalFd")]
+    fn set_signal_fd(&mut self, fd: Option<RawFd>) -> PyResult<()> {
+        if let Some(old) = self.signal_fd.take() {
+            self.deregister_fd(old);
+        }
+        if let Some(fd) = fd {
+            self.register_fd(fd, SIGNAL_TOKEN.0, Interest::READABLE)?;
+            self.signal_fd = Some(fd);
+        }
+        Ok(())
+    }
+
+    #[getter(_started)]
+    fn get_started(&self) -> bool {
+        self.started
+    }
+
+    #[setter(_started)]
+    fn set_started(&mut self, v: bool) {
+        self.started = v;
+    }
+
+    #[getter(_justStopped)]
+    fn get_just_stopped(&self) -> bool {
+        self.just_stopped
+    }
+
+    #[setter(_justStopped)]
+    fn set_just_stopped(&mut self, v: bool) {
+        self.just_stopped = v;
+    }
+
+    /// True while the reactor is running (between startup and shutdown).
+    #[getter]
+    fn get_running(&self) -> bool {
+        self.running
+    }
+
+    #[setter]
+    fn set_running(&mut self, v: bool) {
+        self.running = v;
+    }
+
+    /// The current time, as `time.time()`.
+    fn seconds(&self) -> f64 {
+        wall_seconds()
+    }
+
+    /// Schedules `f(*args, **kw)` to run `delay` seconds from now.
+    #[pyo3(name = "callLater", signature = (delay, f, *args, **kw))]
+    fn call_later(
+        slf: &Bound<'_, Self>,
+        delay: f64,
+        f: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        kw: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Py<DelayedCall>> {
+        let py = slf.py();
+        if delay.is_nan() || delay < 0.0 {
+            return Err(PyAssertionError::new_err(format!(
+                "{delay} is not greater than or equal to 0 seconds"
+            )));
+        }
+        let deadline = slf.borrow().now_ns().saturating_add(delay_to_ns(delay));
+        let dc = Py::new(
+            py,
+            DelayedCall {
+                reactor: Some(slf.clone().unbind()),
+                time: wall_seconds() + delay,
+                deadline,
+                func: Some(f.unbind()),
+                args: Some(args.unbind()),
+                kw: kw.filter(|k| !k.is_empty()).map(Bound::unbind),
+                handle: None,
+                cancelled: false,
+                called: false,
+            },
+        )?;
+        let handle = slf.borrow_mut().timers.insert(deadline, dc.clone_ref(py));
+        dc.bind(py).borrow_mut().handle = Some(handle);
+        Ok(dc)
+    }
+
+    /// Every DelayedCall that has neither run nor been cancelled.
+    #[pyo3(name = "getDelayedCalls")]
+    fn get_delayed_calls<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let r = slf.borrow();
+        PyList::new(py, r.timers.iter().map(|d| d.clone_ref(py)))
+    }
+
+    /// Longest sleep allowed by pending timers (Twisted's `timeout()`).
+    fn timeout(&mut self) -> Option<f64> {
+        let now = self.now_ns();
+        self.timers
+            .next_deadline()
+            .map(|d| (d.saturating_sub(now) as f64 / 1e9).min(2_147_483.0))
+    }
+
+    /// Runs `f(*args, **kw)` in the reactor thread; safe from any thread.
+    #[pyo3(name = "callFromThread", signature = (f, *args, **kw))]
+    fn call_from_thread(&self, f: Bound<'_, PyAny>, args: Bound<'_, PyTuple>, kw: Option<Bound<'_, PyDict>>) {
+        self.thread_calls.push(ThreadCall {
+            f: f.unbind(),
+            args: args.unbind(),
+            kwargs: kw.map(Bound::unbind),
+        });
+    }
+
+    /// Wakes the loop if it is waiting in the poller.
+    #[pyo3(name = "wakeUp")]
+    fn wake_up(&self) {
+        self.thread_calls.wake();
+    }
+
+    /// Twisted's runUntilCurrent: queued thread calls, then due timers.
+    #[pyo3(name = "runUntilCurrent")]
+    fn py_run_until_current(slf: &Bound<'_, Self>) -> PyResult<()> {
+        run_until_current(slf.py(), slf)
+    }
+
+    /// One poll (waiting at most `delay` seconds; None: until an event)
+    /// and the I/O it reports.
+    #[pyo3(name = "doIteration", signature = (delay=None))]
+    fn py_do_iteration(slf: &Bound<'_, Self>, delay: Option<f64>) -> PyResult<()> {
+        let py = slf.py();
+        flush_dirty(py, slf);
+        let t = delay.map(|d| Duration::from_secs_f64(d.max(0.0)));
+        do_iteration(py, slf, t)
+    }
+
+    /// Runs one loop turn, waiting at most `delay` seconds for I/O.
+    #[pyo3(signature = (delay=0.0))]
+    fn iterate(slf: &Bound<'_, Self>, delay: f64) -> PyResult<()> {
+        let t = Duration::from_secs_f64(if delay.is_finite() { delay.max(0.0) } else { 0.0 });
+        one_turn(slf.py(), slf, Some(Some(t)))
+    }
+
+    /// Runs turns until `_started` is cleared (by crash or shutdown).
+    #[pyo3(name = "_mainLoop")]
+    fn main_loop(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        while slf.borrow().started {
+            one_turn(py, slf, None)?;
+        }
+        Ok(())
+    }
+
+    /// Number of registered connections and listening ports.
+    #[pyo3(name = "_sourceCount")]
+    fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    // IReactorFDSet for Python descriptors (level-triggered).
+
+    /// Calls `reader.doRead()` while its descriptor is readable.
+    #[pyo3(name = "addReader")]
+    fn add_reader(slf: &Bound<'_, Self>, reader: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(tr) = reader.cast::<TCPTransport>() {
+            return TCPTransport::start_reading(tr);
+        }
+        let fd: RawFd = reader.call_method0(intern!(slf.py(), "fileno"))?.extract()?;
+        slf.borrow_mut().fds.set(reader, fd, Some(true), None)
+    }
+
+    /// Calls `writer.doWrite()` while its descriptor is writable.
+    #[pyo3(name = "addWriter")]
+    fn add_writer(slf: &Bound<'_, Self>, writer: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(tr) = writer.cast::<TCPTransport>() {
+            TCPTransport::start_writing(tr);
+            return Ok(());
+        }
+        let fd: RawFd = writer.call_method0(intern!(slf.py(), "fileno"))?.extract()?;
+        slf.borrow_mut().fds.set(writer, fd, None, Some(true))
+    }
+
+    #[pyo3(name = "removeReader")]
+    fn remove_reader(slf: &Bound<'_, Self>, reader: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(tr) = reader.cast::<TCPTransport>() {
+            TCPTransport::stop_reading(tr);
+            return Ok(());
+        }
+        let fd = crate::py::fd_readers::fileno_of(slf, reader);
+        slf.borrow_mut().fds.remove_interest(reader, fd, true, false)
+    }
+
+    #[pyo3(name = "removeWriter")]
+    fn remove_writer(slf: &Bound<'_, Self>, writer: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(tr) = writer.cast::<TCPTransport>() {
+            TCPTransport::stop_writing(tr);
+            return Ok(());
+        }
+        let fd = crate::py::fd_readers::fileno_of(slf, writer);
+        slf.borrow_mut().fds.remove_interest(writer, fd, false, true)
+    }
+
+    /// Everything being watched for reading.
+    #[pyo3(name = "getReaders")]
+    fn get_readers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let r = slf.borrow();
+        let mut out: Vec<Py<PyAny>> = r.fds.readers(py);
+        for (_, src) in r.sources.iter() {
+            match src {
+                Source::Tcp(t) if t.bind(py).borrow().is_reading() => out.push(t.clone_ref(py).into_any()),
+                Source::Listener(p) => {
+                    if let Some(owner) = p.bind(py).borrow().reading_owner(py) {
+                        out.push(owner);
+                    }
+                }
+                Source::Tcp(_) => {}
+            }
+        }
+        PyList::new(py, out)
+    }
+
+    /// Everything being watched for writing.
+    #[pyo3(name = "getWriters")]
+    fn get_writers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let r = slf.borrow();
+        let mut out: Vec<Py<PyAny>> = r.fds.writers(py);
+        for (_, src) in r.sources.iter() {
+            if let Source::Tcp(t) = src {
+                if t.bind(py).borrow().is_writing() {
+                    out.push(t.clone_ref(py).into_any());
+                }
+            }
+        }
+        PyList::new(py, out)
+    }
+
+    /// Stops watching every descriptor and returns them (Twisted's removeAll).
+    #[pyo3(name = "removeAll")]
+    fn remove_all<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let mut out: Vec<Py<PyAny>> = slf.borrow_mut().fds.remove_all()?;
+        let sources: Vec<Source> = slf.borrow().sources.iter().map(|(_, s)| s.clone_ref(py)).collect();
+        for src in sources {
+            match src {
+                Source::Tcp(t) => {
+                    let b = t.bind(py);
+                    TCPTransport::stop_reading(b);
+                    TCPTransport::stop_writing(b);
+                    out.push(t.into_any());
+                }
+                Source::Listener(p) => {
+                    let b = p.bind(py);
+                    if let Some(owner) = b.borrow().reading_owner(py) {
+                        out.push(owner);
+                    }
+                    ListeningPort::stop_reading(b);
+                }
+            }
+        }
+        PyList::new(py, out)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(h) = &self.hooks {
+            h.traverse(&visit)?;
+        }
+        for d in self.timers.iter() {
+            visit.call(d)?;
+        }
+        for (_, s) in self.sources.iter() {
+            match s {
+                Source::Tcp(t) => visit.call(t)?,
+                Source::Listener(p) => visit.call(p)?,
+            }
+        }
+        for t in self.dirty.iter().chain(self.ready.iter()) {
+            visit.call(t)?;
+        }
+        for (t, r, _) in &self.closing {
+            visit.call(t)?;
+            visit.call(r)?;
+        }
+        self.fds.traverse(&visit)
+    }
+}

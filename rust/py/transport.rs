@@ -1,0 +1,869 @@
+//! TCPTransport: one TCP connection (Twisted's ITCPTransport).
+//!
+//! The Python subclasses in `torsion.internet.tcp` add the interface
+//! declarations and the rarely used methods; everything on the data path is
+//! here. The reactor calls the free functions at the bottom (`on_event`,
+//! `on_readable`, `flush`, `close`) with no borrow held while Python runs.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+use mio::Interest;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::core::sys;
+use crate::core::write_queue::WriteQueue;
+use crate::py::reactor::{ReactorBase, Source};
+
+/// Bytes read per recv: Twisted's bufferSize.
+const READ_SIZE: usize = 65536;
+/// A streaming producer is paused once more than this is queued.
+const HIGH_WATER: usize = 65536;
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ConnState {
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+#[pyclass(subclass, module = "torsion._torsion")]
+pub struct TCPTransport {
+    reactor: Py<ReactorBase>,
+    fd: RawFd,
+    token: Option<usize>,
+    state: ConnState,
+    was_connected: bool,
+    reading: bool,
+    writing: bool,
+    in_dirty: bool,
+    disconnecting: bool,
+    aborting: bool,
+    write_disconnecting: bool,
+    write_disconnected: bool,
+    queue: WriteQueue<PyBackedBytes>,
+    protocol: Option<Py<PyAny>>,
+    producer: Option<Py<PyAny>>,
+    streaming: bool,
+    producer_paused: bool,
+    on_connect: Option<Py<PyAny>>,
+    on_lost: Option<Py<PyAny>>,
+    peer: Option<SocketAddr>,
+    peer_obj: Option<Py<PyAny>>,
+    host_obj: Option<Py<PyAny>>,
+}
+
+impl TCPTransport {
+    pub fn is_reading(&self) -> bool {
+        self.state == ConnState::Connected && self.reading
+    }
+
+    pub fn is_writing(&self) -> bool {
+        self.state == ConnState::Connected && self.writing
+    }
+
+    pub fn set_peer(&mut self, addr: Option<SocketAddr>) {
+        self.peer = addr;
+    }
+
+    /// Queues a flush before the next poll (Twisted's startWriting).
+    fn schedule_flush(slf: &Bound<'_, Self>, me: &mut Self) {
+        me.writing = true;
+        if !me.in_dirty {
+            me.in_dirty = true;
+            me.reactor
+                .bind(slf.py())
+                .borrow_mut()
+                .dirty
+                .push(slf.clone().unbind());
+        }
+    }
+
+    pub fn start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let mut me = slf.borrow_mut();
+        if me.state == ConnState::Connected && !me.reading {
+            me.reading = true;
+            // Data may have arrived while we were not reading, and the
+            // edge-triggered poller will not report it again: try next turn.
+            me.reactor
+                .bind(slf.py())
+                .borrow_mut()
+                .ready
+                .push(slf.clone().unbind());
+        }
+        Ok(())
+    }
+
+    pub fn stop_reading(slf: &Bound<'_, Self>) {
+        slf.borrow_mut().reading = false;
+    }
+
+    pub fn start_writing(slf: &Bound<'_, Self>) {
+        let mut me = slf.borrow_mut();
+        if me.state == ConnState::Connected {
+            Self::schedule_flush(slf, &mut me);
+        }
+    }
+
+    pub fn stop_writing(slf: &Bound<'_, Self>) {
+        slf.borrow_mut().writing = false;
+    }
+
+    fn queue_bytes(me: &mut Self, data: &Bound<'_, PyBytes>) {
+        me.queue.push(PyBackedBytes::from(data.clone()));
+    }
+
+    /// The producer to pause if the queue passed the high-water mark.
+    fn producer_to_pause(me: &mut Self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &me.producer {
+            Some(p) if me.streaming && me.queue.len() > HIGH_WATER => {
+                me.producer_paused = true;
+                Some(p.clone_ref(py))
+            }
+            _ => None,
+        }
+    }
+
+    fn accepts_writes(&self) -> bool {
+        self.state == ConnState::Connected && !self.write_disconnected && !self.aborting
+    }
+}
+
+fn data_must_be_bytes<'a, 'py>(data: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
+    data.cast::<PyBytes>()
+        .map_err(|_| PyTypeError::new_err("Data must be bytes"))
+}
+
+#[pymethods]
+impl TCPTransport {
+    #[new]
+    #[pyo3(signature = (reactor, fd, protocol=None, connecting=false))]
+    fn new(reactor: Py<ReactorBase>, fd: RawFd, protocol: Option<Py<PyAny>>, connecting: bool) -> Self {
+        Self {
+            reactor,
+            fd,
+            token: None,
+            state: if connecting {
+                ConnState::Connecting
+            } else {
+                ConnState::Connected
+            },
+            was_connected: !connecting,
+            reading: !connecting,
+            writing: false,
+            in_dirty: false,
+            disconnecting: false,
+            aborting: false,
+            write_disconnecting: false,
+            write_disconnected: false,
+            queue: WriteQueue::new(),
+            protocol,
+            producer: None,
+            streaming: false,
+            producer_paused: false,
+            on_connect: None,
+            on_lost: None,
+            peer: None,
+            peer_obj: None,
+            host_obj: None,
+        }
+    }
+
+    /// Registers the descriptor with the reactor. `on_connect(errno or
+    /// None)` is called when a connecting socket finishes; `on_lost(reason)`
+    /// after the protocol's connectionLost.
+    #[pyo3(name = "_start", signature = (on_connect=None, on_lost=None))]
+    fn start(slf: &Bound<'_, Self>, on_connect: Option<Py<PyAny>>, on_lost: Option<Py<PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let mut me = slf.borrow_mut();
+        if me.token.is_some() {
+            return Err(PyRuntimeError::new_err("transport already started"));
+        }
+        me.on_connect = on_connect;
+        me.on_lost = on_lost;
+        let reactor = me.reactor.bind(py).clone();
+        let mut r = reactor.borrow_mut();
+        let token = r.sources.insert(Source::Tcp(slf.clone().unbind()));
+        if let Err(e) = r.register_fd(me.fd, token, Interest::READABLE | Interest::WRITABLE) {
+            r.sources.remove(token);
+            return Err(e);
+        }
+        me.token = Some(token);
+        Ok(())
+    }
+
+    /// Queues `data` (bytes only) to be sent.
+    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let bytes = data_must_be_bytes(data)?;
+        let pause = {
+            let mut me = slf.borrow_mut();
+            if !me.accepts_writes() || bytes.as_bytes().is_empty() {
+                return Ok(());
+            }
+            Self::queue_bytes(&mut me, bytes);
+            Self::schedule_flush(slf, &mut me);
+            Self::producer_to_pause(&mut me, py)
+        };
+        if let Some(p) = pause {
+            p.bind(py).call_method0(intern!(py, "pauseProducing"))?;
+        }
+        Ok(())
+    }
+
+    /// Queues each bytes object of `iovec`, in order.
+    #[pyo3(name = "writeSequence")]
+    fn write_sequence(slf: &Bound<'_, Self>, iovec: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let items: Vec<Bound<'_, PyAny>> = iovec.try_iter()?.collect::<PyResult<_>>()?;
+        for item in &items {
+            data_must_be_bytes(item)?;
+        }
+        let pause = {
+            let mut me = slf.borrow_mut();
+            if !me.accepts_writes() || items.is_empty() {
+                return Ok(());
+            }
+            for item in &items {
+                Self::queue_bytes(&mut me, item.cast::<PyBytes>()?);
+            }
+            Self::schedule_flush(slf, &mut me);
+            Self::producer_to_pause(&mut me, py)
+        };
+        if let Some(p) = pause {
+            p.bind(py).call_method0(intern!(py, "pauseProducing"))?;
+        }
+        Ok(())
+    }
+
+    /// Sends everything queued, then closes (reason: ConnectionDone).
+    #[pyo3(name = "loseConnection", signature = (_reason=None))]
+    fn lose_connection(slf: &Bound<'_, Self>, _reason: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let mut me = slf.borrow_mut();
+        if me.state != ConnState::Connected || me.disconnecting {
+            return Ok(());
+        }
+        me.reading = false;
+        if me.write_disconnected {
+            // Nothing more can be written: close on the next turn.
+            me.disconnecting = true;
+            let hooks = me.reactor.bind(py).borrow().hooks()?;
+            me.reactor
+                .bind(py)
+                .borrow_mut()
+                .closing_orderly(slf.clone().unbind(), hooks.reason_done.clone_ref(py));
+            return Ok(());
+        }
+        me.disconnecting = true;
+        Self::schedule_flush(slf, &mut me);
+        Ok(())
+    }
+
+    /// Drops anything queued and closes at once with a reset; the local
+    /// reason is ConnectionAborted.
+    #[pyo3(name = "abortConnection")]
+    fn abort_connection(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let mut me = slf.borrow_mut();
+        if me.state == ConnState::Disconnected || me.aborting {
+            return Ok(());
+        }
+        me.aborting = true;
+        me.reading = false;
+        me.writing = false;
+        me.queue.clear();
+        let reactor = me.reactor.bind(py).clone();
+        let reason = reactor.borrow().hooks()?.aborted(py);
+        reactor
+            .borrow_mut()
+            .closing
+            .push((slf.clone().unbind(), reason.unbind(), false));
+        Ok(())
+    }
+
+    /// Half-closes: sends what is queued, then shuts down the write side.
+    #[pyo3(name = "loseWriteConnection")]
+    fn lose_write_connection(slf: &Bound<'_, Self>) {
+        let mut me = slf.borrow_mut();
+        if me.state != ConnState::Connected {
+            return;
+        }
+        me.write_disconnecting = true;
+        Self::schedule_flush(slf, &mut me);
+    }
+
+    /// Stops reading (the transport as a push producer).
+    #[pyo3(name = "pauseProducing")]
+    fn pause_producing(slf: &Bound<'_, Self>) {
+        Self::stop_reading(slf);
+    }
+
+    /// Resumes reading unless disconnecting.
+    #[pyo3(name = "resumeProducing")]
+    fn resume_producing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        {
+            let me = slf.borrow();
+            if me.state != ConnState::Connected || me.disconnecting {
+                return Ok(());
+            }
+        }
+        Self::start_reading(slf)
+    }
+
+    /// Twisted: stopping a transport as a producer loses the connection.
+    #[pyo3(name = "stopProducing")]
+    fn stop_producing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::lose_connection(slf, None)
+    }
+
+    #[pyo3(name = "startReading")]
+    fn py_start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::start_reading(slf)
+    }
+
+    #[pyo3(name = "stopReading")]
+    fn py_stop_reading(slf: &Bound<'_, Self>) {
+        Self::stop_reading(slf);
+    }
+
+    #[pyo3(name = "startWriting")]
+    fn py_start_writing(slf: &Bound<'_, Self>) {
+        Self::start_writing(slf);
+    }
+
+    #[pyo3(name = "stopWriting")]
+    fn py_stop_writing(slf: &Bound<'_, Self>) {
+        Self::stop_writing(slf);
+    }
+
+    /// Registers a producer (streaming: push, else pull), as Twisted's
+    /// _ConsumerMixin does.
+    #[pyo3(name = "registerProducer")]
+    fn register_producer(slf: &Bound<'_, Self>, producer: &Bound<'_, PyAny>, streaming: bool) -> PyResult<()> {
+        let py = slf.py();
+        let action = {
+            let mut me = slf.borrow_mut();
+            if let Some(existing) = &me.producer {
+                return Err(PyRuntimeError::new_err(format!(
+                    "Cannot register producer {}, because producer {} was never unregistered.",
+                    producer.str()?,
+                    existing.bind(py).str()?
+                )));
+            }
+            if me.state == ConnState::Disconnected && me.was_connected {
+                "stop"
+            } else {
+                me.producer = Some(producer.clone().unbind());
+                me.streaming = streaming;
+                me.producer_paused = false;
+                if streaming {
+                    ""
+                } else {
+                    "resume"
+                }
+            }
+        };
+        match action {
+            "stop" => {
+                producer.call_method0(intern!(py, "stopProducing"))?;
+            }
+            "resume" => {
+                producer.call_method0(intern!(py, "resumeProducing"))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Forgets the producer; a pending loseConnection can then complete.
+    #[pyo3(name = "unregisterProducer")]
+    fn unregister_producer(slf: &Bound<'_, Self>) {
+        let old = {
+            let mut me = slf.borrow_mut();
+            let old = me.producer.take();
+            if me.state == ConnState::Connected && me.disconnecting {
+                Self::schedule_flush(slf, &mut me);
+            }
+            old
+        };
+        drop(old);
+    }
+
+    /// Closes now with `reason` (used by the reactor's disconnectAll).
+    #[pyo3(name = "connectionLost")]
+    fn connection_lost(slf: &Bound<'_, Self>, reason: &Bound<'_, PyAny>) {
+        let py = slf.py();
+        let reactor = slf.borrow().reactor.bind(py).clone();
+        let orderly = !is_aborted_reason(py, reason);
+        close(py, &reactor, slf, reason, orderly);
+    }
+
+    /// Fails a connection attempt that has not completed: closes the socket
+    /// without calling back. Returns whether an attempt was pending.
+    #[pyo3(name = "_abortConnecting")]
+    fn abort_connecting(slf: &Bound<'_, Self>) -> bool {
+        let py = slf.py();
+        if slf.borrow().state != ConnState::Connecting {
+            return false;
+        }
+        let reactor = slf.borrow().reactor.bind(py).clone();
+        let (on_connect, on_lost) = teardown(py, &reactor, slf, true);
+        drop((on_connect, on_lost));
+        true
+    }
+
+    /// The socket's descriptor, or -1 once closed.
+    fn fileno(&self) -> RawFd {
+        if self.state == ConnState::Disconnected {
+            -1
+        } else {
+            self.fd
+        }
+    }
+
+    #[getter]
+    fn connected(&self) -> bool {
+        self.state == ConnState::Connected
+    }
+
+    #[getter]
+    fn disconnecting(&self) -> bool {
+        self.disconnecting
+    }
+
+    #[getter]
+    fn disconnected(&self) -> bool {
+        self.state == ConnState::Disconnected && self.was_connected
+    }
+
+    #[getter]
+    fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.protocol.as_ref().map(|p| p.clone_ref(py))
+    }
+
+    #[setter]
+    fn set_protocol(&mut self, protocol: Option<Py<PyAny>>) {
+        self.protocol = protocol;
+    }
+
+    #[getter]
+    fn producer(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.producer.as_ref().map(|p| p.clone_ref(py))
+    }
+
+    #[getter(streamingProducer)]
+    fn streaming_producer(&self) -> bool {
+        self.streaming
+    }
+
+    #[getter(producerPaused)]
+    fn producer_paused(&self) -> bool {
+        self.producer_paused
+    }
+
+    #[getter]
+    fn reactor(&self, py: Python<'_>) -> Py<ReactorBase> {
+        self.reactor.clone_ref(py)
+    }
+
+    /// Bytes queued and not yet sent.
+    #[pyo3(name = "_queuedBytes")]
+    fn queued_bytes(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether reading is on (not paused, stopped or closed).
+    #[pyo3(name = "_isReading")]
+    fn py_is_reading(&self) -> bool {
+        self.is_reading()
+    }
+
+    #[pyo3(name = "getTcpNoDelay")]
+    fn get_tcp_no_delay(&self) -> PyResult<bool> {
+        Ok(sys::get_bool_opt(self.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY)?)
+    }
+
+    #[pyo3(name = "setTcpNoDelay")]
+    fn set_tcp_no_delay(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
+        Ok(sys::set_bool_opt(self.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, enabled.is_truthy()?)?)
+    }
+
+    #[pyo3(name = "getTcpKeepAlive")]
+    fn get_tcp_keep_alive(&self) -> PyResult<bool> {
+        Ok(sys::get_bool_opt(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)?)
+    }
+
+    #[pyo3(name = "setTcpKeepAlive")]
+    fn set_tcp_keep_alive(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
+        Ok(sys::set_bool_opt(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, enabled.is_truthy()?)?)
+    }
+
+    /// The remote address object, built once.
+    #[pyo3(name = "_peerAddress")]
+    fn peer_address(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Some(p) = &self.peer_obj {
+            return Ok(p.clone_ref(py));
+        }
+        if self.peer.is_none() && self.state != ConnState::Disconnected {
+            self.peer = sys::peer_addr(self.fd)?;
+        }
+        let addr = self
+            .peer
+            .ok_or_else(|| PyRuntimeError::new_err("peer address unknown"))?;
+        let obj = self.reactor.bind(py).borrow().hooks()?.address(py, &addr)?.unbind();
+        self.peer_obj = Some(obj.clone_ref(py));
+        Ok(obj)
+    }
+
+    /// The local address object, built once.
+    #[pyo3(name = "_hostAddress")]
+    fn host_address(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Some(h) = &self.host_obj {
+            return Ok(h.clone_ref(py));
+        }
+        if self.state == ConnState::Disconnected {
+            return Err(PyRuntimeError::new_err("transport is closed"));
+        }
+        let addr = sys::local_addr(self.fd)?
+            .ok_or_else(|| PyRuntimeError::new_err("local address unknown"))?;
+        let obj = self.reactor.bind(py).borrow().hooks()?.address(py, &addr)?.unbind();
+        self.host_obj = Some(obj.clone_ref(py));
+        Ok(obj)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.reactor)?;
+        visit.call(&self.protocol)?;
+        visit.call(&self.producer)?;
+        visit.call(&self.on_connect)?;
+        visit.call(&self.on_lost)?;
+        visit.call(&self.peer_obj)?;
+        visit.call(&self.host_obj)?;
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.protocol = None;
+        self.producer = None;
+        self.on_connect = None;
+        self.on_lost = None;
+        self.peer_obj = None;
+        self.host_obj = None;
+    }
+}
+
+impl ReactorBase {
+    pub(crate) fn closing_orderly(&mut self, tr: Py<TCPTransport>, reason: Py<PyAny>) {
+        self.closing.push((tr, reason, true));
+    }
+}
+
+fn is_aborted_reason(py: Python<'_>, reason: &Bound<'_, PyAny>) -> bool {
+    let check = || -> PyResult<bool> {
+        let cls = py.import("torsion.internet.error")?.getattr("ConnectionAborted")?;
+        reason.call_method1(intern!(py, "check"), (cls,))?.is_truthy()
+    };
+    check().unwrap_or(false)
+}
+
+/// Unregisters and closes the socket; returns the callbacks still held.
+/// No Python code runs here.
+fn teardown(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    orderly: bool,
+) -> (Option<Py<PyAny>>, Option<Py<PyAny>>) {
+    let (fd, token, on_connect, on_lost, queue) = {
+        let mut me = tr.borrow_mut();
+        me.state = ConnState::Disconnected;
+        me.reading = false;
+        me.writing = false;
+        let queue = std::mem::take(&mut me.queue);
+        (me.fd, me.token.take(), me.on_connect.take(), me.on_lost.take(), queue)
+    };
+    {
+        let mut r = reactor.borrow_mut();
+        r.deregister_fd(fd);
+        if let Some(token) = token {
+            r.sources.remove(token);
+        }
+    }
+    if orderly {
+        let _ = sys::shutdown(fd, libc::SHUT_RDWR);
+    } else {
+        let _ = sys::set_linger_zero(fd);
+    }
+    sys::close(fd);
+    drop(queue);
+    let _ = py;
+    (on_connect, on_lost)
+}
+
+/// Ends the connection: closes the socket, stops the producer, then calls
+/// `protocol.connectionLost(reason)` and the client's `on_lost(reason)`,
+/// exactly once.
+pub fn close(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    reason: &Bound<'_, PyAny>,
+    orderly: bool,
+) {
+    let (producer, protocol, was_connected) = {
+        let mut me = tr.borrow_mut();
+        if me.state == ConnState::Disconnected {
+            return;
+        }
+        let was_connected = me.state == ConnState::Connected;
+        (me.producer.take(), me.protocol.take(), was_connected)
+    };
+    let (_on_connect, on_lost) = teardown(py, reactor, tr, orderly);
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    if let Some(p) = producer {
+        if let Err(e) = p.bind(py).call_method0(intern!(py, "stopProducing")) {
+            hooks.report(py, e, None);
+        }
+    }
+    if let Some(p) = protocol {
+        if let Err(e) = p.bind(py).call_method1(intern!(py, "connectionLost"), (reason,)) {
+            hooks.report(py, e, None);
+        }
+    }
+    if was_connected {
+        if let Some(cb) = on_lost {
+            if let Err(e) = cb.bind(py).call1((reason,)) {
+                hooks.report(py, e, None);
+            }
+        }
+    }
+}
+
+/// Reacts to one poller event for `tr`.
+pub fn on_event(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    readable: bool,
+    writable: bool,
+    error: bool,
+) {
+    let state = tr.borrow().state;
+    match state {
+        ConnState::Connecting => finish_connect(py, reactor, tr, readable),
+        ConnState::Connected => {
+            if readable || error {
+                on_readable(py, reactor, tr);
+            }
+            if writable && tr.borrow().is_writing() {
+                flush(py, reactor, tr);
+            }
+        }
+        ConnState::Disconnected => {}
+    }
+}
+
+fn finish_connect(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>, readable: bool) {
+    let fd = tr.borrow().fd;
+    let errno = match sys::take_error(fd) {
+        Ok(0) => match sys::peer_addr(fd) {
+            Ok(peer) => {
+                let mut me = tr.borrow_mut();
+                me.peer = peer;
+                me.state = ConnState::Connected;
+                me.was_connected = true;
+                me.reading = true;
+                0
+            }
+            Err(e) => e.raw_os_error().unwrap_or(libc::ECONNREFUSED),
+        },
+        Ok(err) => err,
+        Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+    };
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    if errno != 0 {
+        let (on_connect, _) = teardown(py, reactor, tr, true);
+        if let Some(cb) = on_connect {
+            if let Err(e) = cb.bind(py).call1((errno,)) {
+                hooks.report(py, e, None);
+            }
+        }
+        return;
+    }
+    let on_connect = tr.borrow_mut().on_connect.take();
+    if let Some(cb) = on_connect {
+        if let Err(e) = cb.bind(py).call1((py.None(),)) {
+            hooks.report(py, e.clone_ref(py), None);
+            let failure = hooks.failure_of(py, &e);
+            close(py, reactor, tr, &failure, true);
+            return;
+        }
+    }
+    if readable {
+        reactor.borrow_mut().ready.push(tr.clone().unbind());
+    }
+    if tr.borrow().is_writing() {
+        flush(py, reactor, tr);
+    }
+}
+
+/// One read, delivered to `dataReceived` (Twisted reads once per turn).
+pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
+    let fd = {
+        let me = tr.borrow();
+        if !me.is_reading() || me.disconnecting || me.aborting {
+            return;
+        }
+        me.fd
+    };
+    let read = READ_BUF.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        match sys::recv(fd, &mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some((PyBytes::new(py, &buf[..n]), n == buf.len()))),
+            Err(e) => Err(e),
+        }
+    });
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    match read {
+        Ok(Some((data, full))) => {
+            if full {
+                // More may be waiting; the edge-triggered poller will not
+                // say so again.
+                reactor.borrow_mut().ready.push(tr.clone().unbind());
+            }
+            let protocol = tr.borrow().protocol.as_ref().map(|p| p.clone_ref(py));
+            if let Some(protocol) = protocol {
+                if let Err(e) = protocol.bind(py).call_method1(intern!(py, "dataReceived"), (data,)) {
+                    hooks.report(py, e.clone_ref(py), None);
+                    let failure = hooks.failure_of(py, &e);
+                    close(py, reactor, tr, &failure, true);
+                }
+            }
+        }
+        Ok(None) => on_eof(py, reactor, tr, &hooks),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(_) => {
+            let reason = hooks.reason_lost.bind(py).clone();
+            close(py, reactor, tr, &reason, true);
+        }
+    }
+}
+
+fn on_eof(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    hooks: &crate::py::dispatch::Hooks,
+) {
+    let protocol = {
+        let mut me = tr.borrow_mut();
+        me.reading = false;
+        me.protocol.as_ref().map(|p| p.clone_ref(py))
+    };
+    if let Some(p) = &protocol {
+        let p = p.bind(py);
+        if hooks.is_half_closeable(py, p) {
+            if let Err(e) = p.call_method0(intern!(py, "readConnectionLost")) {
+                hooks.report(py, e.clone_ref(py), None);
+                let failure = hooks.failure_of(py, &e);
+                close(py, reactor, tr, &failure, true);
+            }
+            return;
+        }
+    }
+    let reason = hooks.reason_done.bind(py).clone();
+    close(py, reactor, tr, &reason, true);
+}
+
+enum AfterFlush {
+    Nothing,
+    ResumeProducer(Py<PyAny>),
+    Close,
+    HalfClose(RawFd, Option<Py<PyAny>>),
+    Lost,
+}
+
+/// Sends what is queued; when the queue empties, resumes the producer or
+/// completes a pending loseConnection / loseWriteConnection.
+pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
+    let after = {
+        let mut me = tr.borrow_mut();
+        me.in_dirty = false;
+        if me.state != ConnState::Connected || me.aborting || !me.writing {
+            return;
+        }
+        let fd = me.fd;
+        match me.queue.flush_with(|iov| sys::send_vectored(fd, iov)) {
+            Err(_) => AfterFlush::Lost,
+            Ok(_) if !me.queue.is_empty() => AfterFlush::Nothing,
+            Ok(_) => {
+                me.writing = false;
+                let resume = me.producer.is_some() && (!me.streaming || me.producer_paused);
+                match me.producer.as_ref().map(|p| p.clone_ref(py)) {
+                    Some(p) if resume => {
+                        me.producer_paused = false;
+                        AfterFlush::ResumeProducer(p)
+                    }
+                    _ if me.disconnecting => AfterFlush::Close,
+                    _ if me.write_disconnecting && !me.write_disconnected => {
+                        me.write_disconnected = true;
+                        AfterFlush::HalfClose(fd, me.protocol.as_ref().map(|p| p.clone_ref(py)))
+                    }
+                    _ => AfterFlush::Nothing,
+                }
+            }
+        }
+    };
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    match after {
+        AfterFlush::Nothing => {}
+        AfterFlush::Lost => {
+            let reason = hooks.reason_lost.bind(py).clone();
+            close(py, reactor, tr, &reason, true);
+        }
+        AfterFlush::Close => {
+            let reason = hooks.reason_done.bind(py).clone();
+            close(py, reactor, tr, &reason, true);
+        }
+        AfterFlush::ResumeProducer(p) => {
+            if let Err(e) = p.bind(py).call_method0(intern!(py, "resumeProducing")) {
+                hooks.report(py, e.clone_ref(py), None);
+                let failure = hooks.failure_of(py, &e);
+                close(py, reactor, tr, &failure, true);
+            }
+        }
+        AfterFlush::HalfClose(fd, protocol) => {
+            let _ = sys::shutdown(fd, libc::SHUT_WR);
+            if let Some(p) = protocol {
+                let p = p.bind(py);
+                if hooks.is_half_closeable(py, p) {
+                    if let Err(e) = p.call_method0(intern!(py, "writeConnectionLost")) {
+                        hooks.report(py, e.clone_ref(py), None);
+                        let failure = hooks.failure_of(py, &e);
+                        close(py, reactor, tr, &failure, true);
+                    }
+                }
+            }
+        }
+    }
+}
