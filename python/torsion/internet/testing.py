@@ -149,6 +149,7 @@ def _makeLineSendingProtocol() -> type:
             self.lostConn = True
 
     LineSendingProtocol.__module__ = __name__
+    LineSendingProtocol.__qualname__ = "LineSendingProtocol"
     return LineSendingProtocol
 
 
