@@ -176,7 +176,7 @@ where
             "--connect-timeout" => {
                 cfg.connect_timeout = parse_seconds(&value()?, "--connect-timeout", false)?;
             }
-            "--cpu" => cfg.cpu = Some(parse_count(&value()?, "--cpu", 0, 4095)? as usize),
+            "--cpu" => cfg.cpu = Some(parse_count(&value()?, "--cpu", 0, 1023)? as usize),
             "--server-pid" => {
                 cfg.server_pid =
                     Some(parse_count(&value()?, "--server-pid", 1, u64::from(u32::MAX))? as u32);
@@ -427,6 +427,10 @@ mod tests {
         assert_eq!(
             run(&["--port", "1", "--conns", "0"]).unwrap_err(),
             "--conns 0 is out of range 1..=100000"
+        );
+        assert_eq!(
+            run(&["--port", "1", "--cpu", "1024"]).unwrap_err(),
+            "--cpu 1024 is out of range 0..=1023"
         );
         assert_eq!(
             run(&["--port", "1", "--bogus"]).unwrap_err(),

@@ -692,10 +692,12 @@ struct Window {
     client_cpu: f64,
 }
 
-/// Decides when the window opens and when the run ends.
+/// Decides when the window opens and when the run ends: the window lasts
+/// `duration` from the moment it actually opened, even if a busy turn opened
+/// it late.
 struct Schedule {
     open_at: Instant,
-    end_at: Instant,
+    duration: Duration,
     server_pid: Option<u32>,
     window: Option<Window>,
 }
@@ -708,23 +710,26 @@ impl Schedule {
 
     /// Opens the window once it is due; returns whether the run is over.
     fn check(&mut self, now: Instant, ctx: &mut Ctx) -> bool {
-        if self.window.is_none() && now >= self.open_at {
-            ctx.open_window();
-            self.window = Some(Window {
-                start: now,
-                server_cpu: self.server_cpu(),
-                client_cpu: sys::self_cpu_seconds(),
-            });
+        match &self.window {
+            Some(w) => now >= w.start + self.duration,
+            None if now >= self.open_at => {
+                ctx.open_window();
+                self.window = Some(Window {
+                    start: now,
+                    server_cpu: self.server_cpu(),
+                    client_cpu: sys::self_cpu_seconds(),
+                });
+                false
+            }
+            None => false,
         }
-        now >= self.end_at
     }
 
     /// Time until the next edge.
     fn wait(&self, now: Instant) -> Duration {
-        let next = if self.window.is_none() {
-            self.open_at
-        } else {
-            self.end_at
+        let next = match &self.window {
+            Some(w) => w.start + self.duration,
+            None => self.open_at,
         };
         next.saturating_duration_since(now)
     }
@@ -741,7 +746,7 @@ fn drive(
     let open_at = Instant::now() + cfg.warmup;
     let mut sched = Schedule {
         open_at,
-        end_at: open_at + cfg.duration,
+        duration: cfg.duration,
         server_pid: cfg.server_pid,
         window: None,
     };
