@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import pickle
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -359,3 +360,63 @@ def test_concurrency_many_calls(pool: ThreadPool) -> None:
         assert done.acquire(timeout=WAIT)
     assert counter[0] == 1000
     assert pool.workers <= 4
+
+
+def _poolScenario(cls: Any) -> list[Any]:
+    """Drive a pool through start, saturation, drain, resize and stop."""
+    p = cls(2, 3, name="cmp")
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+    out: list[Any] = []
+
+    def state() -> tuple[Any, ...]:
+        return (
+            p.workers,
+            len(p.working),
+            len(p.waiters),
+            p.q.qsize(),
+            p.started,
+            p.joined,
+        )
+
+    def settle(predicate: Any) -> None:
+        deadline = time.monotonic() + WAIT
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def block() -> None:
+        started.release()
+        gate.wait(WAIT)
+
+    try:
+        for _ in range(4):
+            p.callInThread(block)
+        out.append(state())
+        p.start()
+        for _ in range(3):
+            assert started.acquire(timeout=WAIT)
+        out.append(state())
+        out.append(sorted(t.name for t in p.threads))
+        gate.set()
+        assert started.acquire(timeout=WAIT)
+        settle(lambda: len(p.waiters) == 3)
+        out.append(state())
+        p.adjustPoolsize(1, 1)
+        settle(lambda: p.workers == 1)
+        out.append(state())
+    finally:
+        p.stop()
+    out.append(state())
+    p.callInThread(print)
+    out.append(state())
+    return out
+
+
+def test_pool_states_match_twisted() -> None:
+    """Worker, busy, idle and backlog counts follow Twisted's ThreadPool."""
+    from twisted.python.threadpool import ThreadPool as TwistedThreadPool
+
+    expected = _poolScenario(TwistedThreadPool)
+    assert _poolScenario(ThreadPool) == expected
+    assert expected[0] == (0, 0, 0, 4, False, False)
+    assert expected[1] == (3, 3, 0, 1, True, False)
