@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from zope.interface import implementer
 
@@ -30,9 +31,7 @@ _T = TypeVar("_T")
 
 
 def _installedReactor() -> Any:
-    from torsion.internet import reactor
-
-    return reactor
+    return importlib.import_module("torsion.internet.reactor")
 
 
 class LoopingCall:
@@ -536,7 +535,7 @@ def react(
                 pass
         if isinstance(result, Failure):
             if result.check(SystemExit) is not None:
-                code = result.value.code
+                code = cast(SystemExit, result.value).code
             else:
                 from torsion.python import log
 

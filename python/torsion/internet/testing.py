@@ -885,10 +885,10 @@ class _LoggedErrors:
         """Remove and return the collected Failures of the given types (all)."""
         with self._lock:
             if not errorTypes:
-                flushed, self._errors = self._errors, []
-                return flushed
-            flushed = []
-            kept = []
+                everything, self._errors = self._errors, []
+                return everything
+            flushed: list[failure.Failure] = []
+            kept: list[failure.Failure] = []
             for f in self._errors:
                 (flushed if f.check(*errorTypes) else kept).append(f)
             self._errors = kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import queue
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -20,9 +21,7 @@ _R = TypeVar("_R")
 
 
 def _installedReactor() -> Any:
-    from torsion.internet import reactor
-
-    return reactor
+    return importlib.import_module("torsion.internet.reactor")
 
 
 def deferToThreadPool(
