@@ -1,0 +1,22 @@
+"""Reactor installation (mirrors twisted.internet.main)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from torsion.internet import error
+
+__all__ = ["installReactor"]
+
+
+def installReactor(reactor: Any) -> None:
+    """Make ``reactor`` the one ``from torsion.internet import reactor``
+    gives; ReactorAlreadyInstalledError if one is installed already."""
+    import torsion.internet
+
+    if "torsion.internet.reactor" in sys.modules:
+        raise error.ReactorAlreadyInstalledError("reactor already installed")
+    torsion.internet.reactor = reactor  # type: ignore[attr-defined]
+    sys.modules["torsion.internet.reactor"] = reactor
+    reactor.installed = True

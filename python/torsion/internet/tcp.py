@@ -1,0 +1,401 @@
+"""TCP: the transport classes, listening ports and client connectors
+(mirrors twisted.internet.tcp).
+
+The data path of a connection is in Rust (``_torsion.TCPTransport``); these
+subclasses declare the interfaces and add the rarely used methods.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Any
+
+from zope.interface import implementer
+
+from torsion import _torsion
+from torsion.internet import error
+from torsion.internet.address import IPv4Address, IPv6Address
+from torsion.internet.base import BaseConnector
+from torsion.internet.defer import Deferred, succeed
+from torsion.internet.interfaces import (
+    IConsumer,
+    IHalfCloseableDescriptor,
+    IListeningPort,
+    ILoggingContext,
+    IPushProducer,
+    ISystemHandle,
+    ITCPTransport,
+)
+from torsion.internet.protocol import Protocol
+from torsion.logger import Logger
+from torsion.python import log
+from torsion.python.failure import Failure
+
+_log = Logger()
+
+
+def _isIPv6(host: str) -> bool:
+    if "%" in host:
+        host = host.split("%", 1)[0]
+    try:
+        socket.inet_pton(socket.AF_INET6, host)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _isIPv4(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _logPrefixOf(obj: Any) -> str:
+    if ILoggingContext.providedBy(obj):
+        return obj.logPrefix()
+    return obj.__class__.__name__
+
+
+@implementer(
+    ITCPTransport,
+    ISystemHandle,
+    IConsumer,
+    IPushProducer,
+    IHalfCloseableDescriptor,
+    ILoggingContext,
+)
+class Connection(_torsion.TCPTransport):
+    """A TCP connection (ITCPTransport)."""
+
+    bufferSize = 65536
+    _handle: socket.socket | None = None
+
+    def getPeer(self) -> IPv4Address | IPv6Address:
+        """The remote address."""
+        return self._peerAddress()
+
+    def getHost(self) -> IPv4Address | IPv6Address:
+        """The local address."""
+        return self._hostAddress()
+
+    def getHandle(self) -> socket.socket:
+        """A socket object for this connection (a duplicate descriptor,
+        made on first use; closing it does not close the connection)."""
+        if self._handle is None:
+            fd = self.fileno()
+            if fd < 0:
+                raise OSError("connection is closed")
+            self._handle = socket.socket(fileno=os.dup(fd))
+        return self._handle
+
+    @property
+    def socket(self) -> socket.socket:
+        """Twisted's ``transport.socket``: see getHandle()."""
+        return self.getHandle()
+
+    def logPrefix(self) -> str:
+        """The protocol's log prefix."""
+        protocol = self.protocol
+        return _logPrefixOf(protocol) if protocol is not None else "-"
+
+    def readConnectionLost(self, reason: Failure) -> None:
+        """Twisted's hook for the end of the read side (not used by torsion's
+        own loop, which calls the protocol directly)."""
+        self.connectionLost(reason)
+
+    def writeConnectionLost(self, reason: Failure) -> None:
+        """Twisted's hook for the end of the write side."""
+        self.connectionLost(reason)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.__class__.__name__} fd={self.fileno()} protocol={self.protocol!r}>"
+        )
+
+
+class Server(Connection):
+    """The server side of an accepted connection."""
+
+
+class Client(Connection):
+    """The client side of a connection made by connectTCP."""
+
+
+def _bindAddressTuple(bindAddress: Any) -> tuple[str, int] | None:
+    if bindAddress is None:
+        return None
+    if isinstance(bindAddress, tuple):
+        return bindAddress
+    return (bindAddress.host, bindAddress.port)
+
+
+class _ClientAttempt:
+    """One connection attempt for a Connector: resolves the host, starts a
+    non-blocking connect and hands the socket to the Rust transport."""
+
+    def __init__(
+        self, host: str, port: int, bindAddress: Any, connector: Any, reactor: Any
+    ):
+        self.host = host
+        self.port = port
+        self.bindAddress = _bindAddressTuple(bindAddress)
+        self.connector = connector
+        self.reactor = reactor
+        self.connected = False
+        self.done = False
+        self._transport: Client | None = None
+        reactor.callLater(0, self._resolve)
+
+    def _resolve(self) -> None:
+        if self.done:
+            return
+        if _isIPv4(self.host) or _isIPv6(self.host):
+            d = succeed(self.host)
+        else:
+            d = self.reactor.resolve(self.host)
+        d.addCallback(self._connect)
+        d.addErrback(self.failIfNotConnected)
+
+    def _connect(self, address: str) -> None:
+        if self.done:
+            return
+        family = socket.AF_INET6 if _isIPv6(address) else socket.AF_INET
+        skt = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            skt.setblocking(False)
+            if self.bindAddress is not None:
+                skt.bind(self.bindAddress)
+            if family == socket.AF_INET6:
+                target: tuple[Any, ...] = socket.getaddrinfo(
+                    address, self.port, family, socket.SOCK_STREAM
+                )[0][4]
+            else:
+                target = (address, self.port)
+            result = skt.connect_ex(target)
+        except OSError as e:
+            skt.close()
+            self.failIfNotConnected(error.getConnectError(e))
+            return
+        if result not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+            skt.close()
+            self.failIfNotConnected(
+                error.getConnectError((result, os.strerror(result)))
+            )
+            return
+        transport = Client(self.reactor, skt.detach(), None, True)
+        self._transport = transport
+        transport._start(self._connectDone, self._connectionLost)
+
+    def _connectDone(self, errno: int | None) -> None:
+        transport = self._transport
+        if errno is not None:
+            self._transport = None
+            self.failIfNotConnected(error.getConnectError((errno, os.strerror(errno))))
+            return
+        assert transport is not None
+        self.connected = True
+        self.done = True
+        self.connector.transport = transport
+        protocol = self.connector.buildProtocol(transport.getPeer())
+        if protocol is None:
+            protocol = Protocol()
+            transport.protocol = protocol
+            transport.loseConnection()
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+
+    def _connectionLost(self, reason: Failure) -> None:
+        self.connector.connectionLost(reason)
+
+    def failIfNotConnected(self, err: Any) -> None:
+        """Abandon the attempt and report ``err`` to the connector."""
+        if self.connected or self.done:
+            return
+        self.done = True
+        if self._transport is not None:
+            self._transport._abortConnecting()
+            self._transport = None
+        if isinstance(err, Failure):
+            reason = err
+        else:
+            reason = Failure(err)
+        self.connector.connectionFailed(reason)
+
+    def stopConnecting(self) -> None:
+        """Abandon the attempt (UserError)."""
+        self.failIfNotConnected(error.UserError())
+
+    def loseConnection(self) -> None:
+        """Close the connection if the attempt succeeded."""
+        if self._transport is not None and self.connected:
+            self._transport.loseConnection()
+
+
+class Connector(BaseConnector):
+    """IConnector for connectTCP."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | str,
+        factory: Any,
+        timeout: float | None,
+        bindAddress: Any,
+        reactor: Any,
+    ) -> None:
+        if isinstance(port, str):
+            try:
+                port = socket.getservbyname(port, "tcp")
+            except OSError as e:
+                raise error.ServiceNameUnknownError(string=f"{e} ({port!r})") from None
+        self.host, self.port = host, port
+        self._addressType = IPv6Address if _isIPv6(host) else IPv4Address
+        self.bindAddress = bindAddress
+        super().__init__(factory, timeout, reactor)
+
+    def _makeTransport(self) -> _ClientAttempt:
+        return _ClientAttempt(
+            self.host, self.port, self.bindAddress, self, self.reactor
+        )
+
+    def getDestination(self) -> IPv4Address | IPv6Address:
+        """The address being connected to."""
+        return self._addressType("TCP", self.host, self.port)
+
+
+@implementer(IListeningPort, ILoggingContext)
+class Port:
+    """A listening TCP port (IListeningPort)."""
+
+    transport = Server
+    addressFamily = socket.AF_INET
+    _type = "TCP"
+
+    def __init__(
+        self,
+        port: int,
+        factory: Any,
+        backlog: int = 50,
+        interface: str = "",
+        reactor: Any = None,
+    ) -> None:
+        self.port = port
+        self.factory = factory
+        self.backlog = backlog
+        if _isIPv6(interface):
+            self.addressFamily = socket.AF_INET6
+            self._addressType: type = IPv6Address
+        else:
+            self._addressType = IPv4Address
+        self.interface = interface
+        self.reactor = reactor
+        self.connected = False
+        self.disconnecting = False
+        self._realPortNumber: int | None = None
+        self._hostTuple: tuple[Any, ...] | None = None
+        self._native: Any = None
+        self.deferred: Deferred[None] | None = None
+
+    def __repr__(self) -> str:
+        if self._realPortNumber is not None:
+            return f"<{self.factory.__class__} on {self._realPortNumber}>"
+        return f"<{self.factory.__class__} (not listening)>"
+
+    def createInternetSocket(self) -> socket.socket:
+        """A new socket of this port's family, close-on-exec, reusable address."""
+        s = socket.socket(self.addressFamily, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return s
+
+    def startListening(self) -> None:
+        """Bind and listen; CannotListenError with the OS reason on failure."""
+        try:
+            skt = self.createInternetSocket()
+            if self.addressFamily == socket.AF_INET6:
+                addr: tuple[Any, ...] = socket.getaddrinfo(
+                    self.interface, self.port, socket.AF_INET6, socket.SOCK_STREAM
+                )[0][4]
+            else:
+                addr = (self.interface, self.port)
+            skt.bind(addr)
+        except OSError as le:
+            raise error.CannotListenError(self.interface, self.port, le) from None
+        skt.listen(self.backlog)
+        skt.setblocking(False)
+        self._hostTuple = skt.getsockname()
+        self._realPortNumber = self._hostTuple[1]
+        _log.info(
+            "{prefix} starting on {port}",
+            prefix=_logPrefixOf(self.factory),
+            port=self._realPortNumber,
+        )
+        self.factory.doStart()
+        self.connected = True
+        self._native = _torsion.ListeningPort(
+            self.reactor, skt.detach(), self.factory, self.transport, self
+        )
+        self._native.startReading()
+
+    def startReading(self) -> None:
+        """Resume accepting connections."""
+        if self._native is not None and self.connected:
+            self._native.startReading()
+
+    def stopReading(self) -> None:
+        """Stop accepting connections (the socket stays open)."""
+        if self._native is not None:
+            self._native.stopReading()
+
+    def loseConnection(self, connDone: Any = None) -> Deferred[None] | None:
+        """Stop listening; the Deferred fires once the port is closed."""
+        from torsion.internet.task import deferLater
+
+        self.disconnecting = True
+        self.stopReading()
+        if self.connected:
+            reason = (
+                connDone if connDone is not None else Failure(error.ConnectionDone())
+            )
+            self.deferred = deferLater(self.reactor, 0, self.connectionLost, reason)
+            return self.deferred
+        return None
+
+    stopListening = loseConnection
+
+    def connectionLost(self, reason: Failure) -> None:
+        """Close the socket and stop the factory."""
+        if not self.connected:
+            return
+        _log.info(
+            "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
+        )
+        self._realPortNumber = None
+        self.connected = False
+        if self._native is not None:
+            self._native.close()
+        try:
+            self.factory.doStop()
+        finally:
+            self.disconnecting = False
+
+    def logPrefix(self) -> str:
+        """The factory's class, qualified."""
+        cls = self.factory.__class__
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def getHost(self) -> IPv4Address | IPv6Address:
+        """The address the port listens on."""
+        if self._hostTuple is None:
+            raise error.NotListeningError("port is not listening")
+        return self._addressType("TCP", *self._hostTuple[:2])
+
+    def fileno(self) -> int:
+        """The listening descriptor, or -1."""
+        return self._native.fileno() if self._native is not None else -1
+
+
+__all__ = ["Client", "Connection", "Connector", "Port", "Server", "log"]
