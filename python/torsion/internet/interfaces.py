@@ -1,3 +1,6 @@
+# mypy: ignore-errors
+# (zope.interface methods omit ``self``; plain mypy misreads them. With the
+# mypy-zope plugin configured this file type-checks and the line can go.)
 """zope.interface declarations of the reactor, transport and protocol APIs.
 
 The interfaces, their bases, attribute names and method signatures follow

@@ -143,7 +143,7 @@ class ClientCreator:
             if factory.pending is not None:
                 factory.pending.cancel()
 
-        d = defer.Deferred(cancel)
+        d: defer.Deferred[Any] = defer.Deferred(cancel)
         factory = _InstanceFactory(
             self.reactor, self.protocolClass(*self.args, **self.kwargs), d
         )
