@@ -21,6 +21,14 @@ def test_provides_ireactortime(clock: Clock) -> None:
     assert IReactorTime.providedBy(clock)
 
 
+def test_delayed_call_provides_idelayedcall(clock: Clock) -> None:
+    """callLater's result declares and verifies against IDelayedCall."""
+    from torsion.internet.interfaces import IDelayedCall
+    from zope.interface.verify import verifyObject
+
+    assert verifyObject(IDelayedCall, clock.callLater(1, print))
+
+
 def test_seconds_starts_at_zero_and_advances(clock: Clock) -> None:
     """seconds() is 0.0 at first and moves only with advance()."""
     assert clock.seconds() == 0.0

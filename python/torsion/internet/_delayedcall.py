@@ -7,6 +7,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from zope.interface import implementer
+
+from torsion.internet.interfaces import IDelayedCall
+
 __all__ = ["DelayedCall", "safeRepr", "callableName"]
 
 
@@ -40,6 +44,7 @@ def _errors() -> Any:
     return error
 
 
+@implementer(IDelayedCall)
 class DelayedCall:
     """A call scheduled for a later time; returned by ``callLater``.
 

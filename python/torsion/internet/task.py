@@ -71,7 +71,7 @@ class LoopingCall:
     def deferred(self) -> Deferred[LoopingCall] | None:
         """Deprecated: the Deferred returned by ``start``."""
         warnings.warn(
-            "twisted.internet.task.LoopingCall.deferred was deprecated in "
+            "torsion.internet.task.LoopingCall.deferred was deprecated in "
             "Twisted 16.0.0; please use the deferred returned by start() instead",
             DeprecationWarning,
             stacklevel=2,
