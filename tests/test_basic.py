@@ -992,3 +992,12 @@ def test_file_sender_stop_producing_fails_the_deferred() -> None:
     assert str(failures[0].value) == "Consumer asked us to stop producing"
     sender.stopProducing()
     assert len(failures) == 1
+
+
+def test_delivered_lines_are_not_retained() -> None:
+    """After a large chunk, only the undelivered tail stays referenced."""
+    proto = connected(LineRecorder())
+    proto.dataReceived(b"".join(b"line %d\r\n" % i for i in range(50_000)) + b"tail")
+    assert len(proto.events) == 50_000
+    assert proto._lrData == b"tail"
+    assert proto._lrOffset == 0
