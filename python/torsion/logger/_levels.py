@@ -46,9 +46,6 @@ class _Level:
             return NotImplemented
         return self._index >= other._index
 
-    def __hash__(self) -> int:
-        return hash(("LogLevel", self.name))
-
     def __reduce__(self) -> Any:
         return (getattr, (LogLevel, self.name))
 
