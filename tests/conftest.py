@@ -1,0 +1,108 @@
+"""Shared fixtures: a fresh reactor per test, and parity runs on Twisted.
+
+Each test gets its own reactor instance (not the global one), so a test
+that stops its reactor does not affect the next. ``flavor`` runs a test
+twice: once with torsion's modules and reactor, once with Twisted's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+
+def _torsion_namespace() -> types.SimpleNamespace:
+    from torsion.internet._reactor import TorsionReactor
+
+    return types.SimpleNamespace(
+        name="torsion",
+        reactor=TorsionReactor(),
+        protocol=importlib.import_module("torsion.internet.protocol"),
+        error=importlib.import_module("torsion.internet.error"),
+        defer=importlib.import_module("torsion.internet.defer"),
+        interfaces=importlib.import_module("torsion.internet.interfaces"),
+        address=importlib.import_module("torsion.internet.address"),
+        failure=importlib.import_module("torsion.python.failure"),
+        basic=importlib.import_module("torsion.protocols.basic"),
+    )
+
+
+def _twisted_namespace() -> types.SimpleNamespace:
+    from twisted.internet.epollreactor import EPollReactor
+
+    return types.SimpleNamespace(
+        name="twisted",
+        reactor=EPollReactor(),
+        protocol=importlib.import_module("twisted.internet.protocol"),
+        error=importlib.import_module("twisted.internet.error"),
+        defer=importlib.import_module("twisted.internet.defer"),
+        interfaces=importlib.import_module("twisted.internet.interfaces"),
+        address=importlib.import_module("twisted.internet.address"),
+        failure=importlib.import_module("twisted.python.failure"),
+        basic=importlib.import_module("twisted.protocols.basic"),
+    )
+
+
+def run_until(
+    reactor: Any,
+    done: Callable[[], bool],
+    timeout: float = 10.0,
+) -> None:
+    """Run ``reactor`` (no signal handlers) until ``done()`` is true, then
+    stop it; fail the test if that takes longer than ``timeout`` seconds."""
+    timed_out = []
+
+    def check() -> None:
+        if done():
+            reactor.stop()
+        else:
+            reactor.callLater(0.001, check)
+
+    def expire() -> None:
+        timed_out.append(True)
+        reactor.stop()
+
+    reactor.callWhenRunning(check)
+    guard = reactor.callLater(timeout, expire)
+    reactor.run(installSignalHandlers=False)
+    if guard.active():
+        guard.cancel()
+    assert not timed_out, f"condition not reached within {timeout}s"
+
+
+def _cleanup(ns: types.SimpleNamespace) -> None:
+    reactor = ns.reactor
+    reason = ns.failure.Failure(ns.error.ConnectionLost())
+    for call in reactor.getDelayedCalls():
+        if call.active():
+            call.cancel()
+    for selectable in reactor.removeAll():
+        try:
+            selectable.connectionLost(reason)
+        except Exception:
+            pass
+    pool = getattr(reactor, "threadpool", None)
+    if pool is not None:
+        pool.stop()
+
+
+@pytest.fixture
+def reactor() -> Iterator[Any]:
+    """A fresh torsion reactor, cleaned up after the test."""
+    ns = _torsion_namespace()
+    yield ns.reactor
+    _cleanup(ns)
+
+
+@pytest.fixture(params=["torsion", "twisted"])
+def flavor(request: pytest.FixtureRequest) -> Iterator[types.SimpleNamespace]:
+    """The same scenario on torsion and on Twisted: a namespace with a fresh
+    ``reactor`` and the matching ``protocol``, ``error``, ``defer``,
+    ``interfaces``, ``address``, ``failure`` and ``basic`` modules."""
+    ns = _torsion_namespace() if request.param == "torsion" else _twisted_namespace()
+    yield ns
+    _cleanup(ns)
