@@ -39,7 +39,7 @@ _LENGTH_STATE, _PAYLOAD_STATE = range(2)
 
 # Sizes in bytes of the windows LineReceiver splits into lines at once.
 _FIRST_WINDOW = 2048
-_LARGEST_WINDOW = 1 << 16
+_LARGEST_WINDOW = 1 << 14
 
 
 class NetstringReceiver(protocol.Protocol):
