@@ -8,7 +8,8 @@ mod pattern;
 mod run;
 mod sys;
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use args::{Config, Mode, Parsed};
@@ -183,11 +184,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if cfg.json {
-        println!("{}", to_json(&cfg, &report));
+    let text = if cfg.json {
+        to_json(&cfg, &report)
     } else {
-        println!("{}", to_text(&cfg, &report));
-    }
+        to_text(&cfg, &report)
+    };
+    // A closed stdout (say, piped into `head`) is not worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
     if total_errors(&report) > 0 {
         ExitCode::from(3)
     } else {

@@ -34,6 +34,9 @@ const RETRY_DELAY: Duration = Duration::from_millis(1);
 /// served again on the next turn, so one busy stream cannot starve the rest
 /// or hold the loop past the end of the window.
 const READ_BUDGET: usize = 16;
+/// Writes per connection per turn, for the same reason (small chunks in
+/// stream mode would otherwise keep one connection writing for seconds).
+const WRITE_BUDGET: usize = 64;
 
 /// Event counts of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,8 +106,19 @@ enum Outcome {
     Close(bool),
 }
 
+/// How far `write_until` got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wrote {
+    /// Everything up to the limit is written.
+    All,
+    /// The socket would block; a writable event will follow.
+    Full,
+    /// The write budget ran out: serve the connection again next turn.
+    Budget,
+}
+
 /// Writes pattern bytes from `*sent` up to `limit`, in pieces that never
-/// cross a multiple of `chunk`. Returns whether the socket is full.
+/// cross a multiple of `chunk`, at most `WRITE_BUDGET` calls.
 fn write_until(
     stream: &mut TcpStream,
     pat: &Pattern,
@@ -113,8 +127,13 @@ fn write_until(
     limit: u64,
     chunk: u64,
     counters: &mut Counters,
-) -> io::Result<bool> {
+) -> io::Result<Wrote> {
+    let mut writes = 0;
     while *sent < limit {
+        if writes == WRITE_BUDGET {
+            return Ok(Wrote::Budget);
+        }
+        writes += 1;
         let room = chunk - *sent % chunk;
         let len = room.min(limit - *sent) as usize;
         match stream.write(pat.slice(base + *sent, len)) {
@@ -123,24 +142,24 @@ fn write_until(
                 *sent += n as u64;
                 counters.bytes_sent += n as u64;
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Wrote::Full),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(false)
+    Ok(Wrote::All)
 }
 
-/// Reads until `WouldBlock` or the budget runs out, verifying every byte. `on_data` is told the
-/// new received total; it may send more (advancing `sent`) and returns
-/// whether to keep reading.
+/// Reads until `WouldBlock` or the budget runs out, verifying every byte.
+/// `on_data` is told the new received total and returns whether to keep
+/// reading.
 fn read_all(
     stream: &mut TcpStream,
     base: u64,
-    sent: &mut u64,
+    sent: u64,
     recvd: &mut u64,
     ctx: &mut Ctx,
-    mut on_data: impl FnMut(&mut TcpStream, &mut u64, u64, &mut Ctx) -> io::Result<bool>,
+    mut on_data: impl FnMut(u64, &mut Ctx) -> bool,
 ) -> Outcome {
     let mut reads = 0;
     loop {
@@ -155,7 +174,7 @@ fn read_all(
             }
             Ok(n) => {
                 ctx.counters.bytes_received += n as u64;
-                if *recvd + n as u64 > *sent {
+                if *recvd + n as u64 > sent {
                     ctx.counters.verify_errors += 1;
                     return Outcome::Close(false);
                 }
@@ -163,10 +182,8 @@ fn read_all(
                     ctx.counters.verify_errors += 1;
                 }
                 *recvd += n as u64;
-                match on_data(stream, sent, *recvd, ctx) {
-                    Ok(true) => {}
-                    Ok(false) => return Outcome::Idle,
-                    Err(_) => return Outcome::Close(true),
+                if !on_data(*recvd, ctx) {
+                    return Outcome::Idle;
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Outcome::Idle,
@@ -285,8 +302,10 @@ impl Held {
             held.open += 1;
         }
         for i in 0..cfg.conns {
-            if let Outcome::Close(counted) = held.pump(i, ctx) {
-                held.close(i, poll, ctx, counted);
+            match held.pump(i, ctx) {
+                Outcome::Idle => {}
+                Outcome::More => held.again.push(i),
+                Outcome::Close(counted) => held.close(i, poll, ctx, counted),
             }
         }
         Ok(held)
@@ -314,9 +333,13 @@ impl Held {
             ctx.size,
             &mut ctx.counters,
         ) {
-            Ok(blocked) => {
-                c.write_blocked = blocked;
-                Outcome::Idle
+            Ok(wrote) => {
+                c.write_blocked = wrote == Wrote::Full;
+                if wrote == Wrote::Budget {
+                    Outcome::More
+                } else {
+                    Outcome::Idle
+                }
             }
             Err(_) => Outcome::Close(true),
         }
@@ -337,7 +360,6 @@ impl Held {
     /// Serves connection `i` for one event.
     fn service(&mut self, i: usize, ready: Ready, poll: &Poll, ctx: &mut Ctx) {
         let stream_mode = self.stream_mode;
-        let window = self.window;
         let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
@@ -350,8 +372,7 @@ impl Held {
         if ready.writable {
             c.write_blocked = false;
         }
-        let outcome = if ready.readable {
-            let size = ctx.size;
+        let read = if ready.readable {
             let Conn {
                 stream,
                 base,
@@ -359,60 +380,40 @@ impl Held {
                 recvd,
                 target,
                 started,
-                write_blocked,
+                ..
             } = c;
-            read_all(stream, *base, sent, recvd, ctx, |stream, sent, got, ctx| {
-                if stream_mode {
-                    if !*write_blocked {
-                        *write_blocked = write_until(
-                            stream,
-                            &ctx.pat,
-                            *base,
-                            sent,
-                            got + window,
-                            size,
-                            &mut ctx.counters,
-                        )?;
-                    }
-                    return Ok(true);
+            read_all(stream, *base, *sent, recvd, ctx, |got, ctx| {
+                if stream_mode || got != *target {
+                    return true;
                 }
-                if got == *target {
-                    let now = Instant::now();
-                    ctx.latency
-                        .record(now.duration_since(*started).as_nanos() as u64);
-                    ctx.counters.requests += 1;
-                    *target += size;
-                    *started = now;
-                    *write_blocked = write_until(
-                        stream,
-                        &ctx.pat,
-                        *base,
-                        sent,
-                        *target,
-                        size,
-                        &mut ctx.counters,
-                    )?;
-                    // Everything sent before this message came back, so
-                    // the socket is empty now: the next echo raises a new
-                    // edge, and the read that would return WouldBlock can
-                    // be skipped.
-                    return Ok(false);
-                }
-                Ok(true)
+                let now = Instant::now();
+                ctx.latency
+                    .record(now.duration_since(*started).as_nanos() as u64);
+                ctx.counters.requests += 1;
+                *target += ctx.size;
+                *started = now;
+                // Everything sent so far has come back, so the socket is
+                // empty: the next echo raises a new edge, and the read that
+                // would only return WouldBlock can be skipped.
+                false
             })
         } else {
             Outcome::Idle
         };
-        let outcome = match outcome {
-            Outcome::Idle => self.pump(i, ctx),
-            Outcome::More => {
-                self.again.push(i);
-                self.pump(i, ctx)
-            }
+        // Sending happens here, after reading: the next pingpong message,
+        // or stream chunks up to the window the reads just reopened.
+        let outcome = match read {
             closed @ Outcome::Close(_) => closed,
+            Outcome::Idle => self.pump(i, ctx),
+            Outcome::More => match self.pump(i, ctx) {
+                Outcome::Idle => Outcome::More,
+                other => other,
+            },
         };
-        if let Outcome::Close(counted) = outcome {
-            self.close(i, poll, ctx, counted);
+        match outcome {
+            Outcome::Idle => {}
+            Outcome::More => self.again.push(i),
+            Outcome::Close(counted) => self.close(i, poll, ctx, counted),
         }
     }
 }
@@ -556,7 +557,7 @@ impl Churn {
                 return Step::ConnectFailed;
             }
         }
-        match write_until(
+        let Ok(wrote) = write_until(
             stream,
             &ctx.pat,
             w.base,
@@ -564,22 +565,14 @@ impl Churn {
             size,
             size,
             &mut ctx.counters,
-        ) {
-            Ok(_) => {}
-            Err(_) => return Step::Lost,
-        }
+        ) else {
+            return Step::Lost;
+        };
         let mut done = false;
-        let outcome = read_all(
-            stream,
-            w.base,
-            &mut w.sent,
-            &mut w.recvd,
-            ctx,
-            |_, _, got, _| {
-                done = got == size;
-                Ok(!done)
-            },
-        );
+        let outcome = read_all(stream, w.base, w.sent, &mut w.recvd, ctx, |got, _| {
+            done = got == size;
+            !done
+        });
         if done {
             let ns = w.started.elapsed().as_nanos() as u64;
             ctx.latency.record(ns);
@@ -588,6 +581,7 @@ impl Churn {
             return Step::Done;
         }
         match outcome {
+            Outcome::Idle if wrote == Wrote::Budget => Step::More,
             Outcome::Idle => Step::Wait,
             Outcome::More => Step::More,
             Outcome::Close(true) => Step::Lost,
