@@ -308,6 +308,23 @@ def test_stream_reports_throughput(loadgen, echo_server):
     assert r["mb_per_server_cpu_s"] is None
 
 
+@pytest.mark.parametrize(
+    ("mode", "size"),
+    [("stream", "1"), ("pingpong", "256k"), ("churn", "256k")],
+)
+def test_extreme_sizes_stay_correct_and_on_time(loadgen, echo_server, mode, size):
+    """Tiny chunks cannot stall the loop past the window; big messages are
+    split over many reads and writes and still verify."""
+    port, _ = echo_server()
+    r = _report(loadgen, port, "--mode", mode, "--conns", "2", "--size", size)
+    _check_window(r)
+    assert r["errors"] == 0
+    assert r["bytes_received"] > 0
+    if mode != "stream":
+        assert r["requests"] > 0
+        assert abs(r["bytes_received"] - r["requests"] * 262144) <= 2 * 262144
+
+
 def test_churn_reports_connections(loadgen, echo_server):
     """churn counts whole connect/echo/close cycles as connections."""
     port, pid = echo_server()
