@@ -887,93 +887,100 @@ def returnValue(val: object) -> NoReturn:
     raise _DefGen_Return(val)
 
 
-class _CancellationStatus(Generic[_T]):
-    """The Deferred an inlineCallbacks run reports to, and what it waits on."""
-
-    __slots__ = ("deferred", "waitingOn")
-
-    def __init__(self, deferred: Deferred[_T]) -> None:
-        self.deferred = deferred
-        self.waitingOn: Deferred[Any] | None = None
-
-
 class _InternalInlineCallbacksCancelledError(Exception):
     """Marks the cancellation of an inlineCallbacks Deferred."""
 
 
-def _gotResultInlineCallbacks(
-    r: object,
-    waiting: list[Any],
-    gen: Any,
-    status: _CancellationStatus[Any],
-    context: Context,
-) -> None:
-    if waiting[0]:
-        waiting[0] = False
-        waiting[1] = r
-    else:
-        _inlineCallbacks(r, gen, status, context)
+class _InlineCallbacksRun:
+    """One run of an inlineCallbacks generator or coroutine.
 
+    ``deferred`` is the Deferred the run reports to and ``waitingOn`` the one
+    it is waiting for (what cancellation is forwarded to).
+    """
 
-@_extraneous
-def _inlineCallbacks(
-    result: object, gen: Any, status: _CancellationStatus[Any], context: Context
-) -> None:
-    waiting: list[Any] = [True, None]
-    send = gen.send
-    run = context.run
-    subclasses = _DEFERRED_SUBCLASSES
-    plain = Deferred
-    while True:
-        isFailure = isinstance(result, Failure)
-        finished = False
-        try:
-            if isFailure:
-                result = run(result.throwExceptionIntoGenerator, gen)  # type: ignore[union-attr]
-            else:
-                result = run(send, result)
-        except StopIteration as e:
-            finished = True
-            result = e.value
-        except _DefGen_Return as e:
-            _checkReturnValueFrame(exc_info()[2], isFailure)
-            finished = True
-            result = e.value
-        except BaseException:
-            status.deferred.errback()
-            return
-        if finished:
-            status.deferred.callback(result)
-            return
+    __slots__ = ("deferred", "waitingOn", "gen", "context", "waiting", "value")
 
-        t = type(result)
-        if t is plain:
-            d: Any = result
-            if (
-                d.called
-                and not d.paused
-                and not d._callbacks
-                and not d._runningCallbacks
-            ):
-                result = d.result
-                d.result = None
-                info = d._debugInfo
-                if info is not None:
-                    info.failResult = None
-                continue
-        elif t not in subclasses:
-            if not _isCoroutine(result):
-                continue
-            result = _cancellableInlineCallbacks(result)
+    def __init__(self, gen: Any, context: Context) -> None:
+        self.deferred: Deferred[Any] = Deferred(self._cancel)
+        self.waitingOn: Deferred[Any] | None = None
+        self.gen = gen
+        self.context = context
+        self.waiting = True
+        self.value: Any = None
 
-        result.addBoth(_gotResultInlineCallbacks, waiting, gen, status, context)  # type: ignore[union-attr]
-        if waiting[0]:
-            waiting[0] = False
-            status.waitingOn = result  # type: ignore[assignment]
-            return
-        result = waiting[1]
-        waiting[0] = True
-        waiting[1] = None
+    def _cancel(self, it: Deferred[Any]) -> None:
+        pending = it._callbacks
+        it._callbacks = [
+            (passthru, None, None, _handleCancelInlineCallbacks, (self,), None)
+        ]
+        it._callbacks.extend(pending)
+        it.errback(_InternalInlineCallbacksCancelledError())
+
+    def gotResult(self, r: object) -> None:
+        if self.waiting:
+            self.waiting = False
+            self.value = r
+        else:
+            self.step(r)
+
+    @_extraneous
+    def step(self, result: object) -> None:
+        self.waiting = True
+        gen = self.gen
+        send = gen.send
+        run = self.context.run
+        subclasses = _DEFERRED_SUBCLASSES
+        plain = Deferred
+        while True:
+            isFailure = isinstance(result, Failure)
+            finished = False
+            try:
+                if isFailure:
+                    result = run(result.throwExceptionIntoGenerator, gen)  # type: ignore[union-attr]
+                else:
+                    result = run(send, result)
+            except StopIteration as e:
+                finished = True
+                result = e.value
+            except _DefGen_Return as e:
+                _checkReturnValueFrame(exc_info()[2], isFailure)
+                finished = True
+                result = e.value
+            except BaseException:
+                self.deferred.errback()
+                return
+            if finished:
+                self.deferred.callback(result)
+                return
+
+            t = type(result)
+            if t is plain:
+                d: Any = result
+                if (
+                    d.called
+                    and not d.paused
+                    and not d._callbacks
+                    and not d._runningCallbacks
+                ):
+                    result = d.result
+                    d.result = None
+                    info = d._debugInfo
+                    if info is not None:
+                        info.failResult = None
+                    continue
+            elif t not in subclasses:
+                if not _isCoroutine(result):
+                    continue
+                result = _cancellableInlineCallbacks(result)
+
+            result.addBoth(self.gotResult)  # type: ignore[union-attr]
+            if self.waiting:
+                self.waiting = False
+                self.waitingOn = result  # type: ignore[assignment]
+                return
+            result = self.value
+            self.value = None
+            self.waiting = True
 
 
 def _checkReturnValueFrame(tb: TracebackType | None, isFailure: bool) -> None:
@@ -998,34 +1005,21 @@ def _checkReturnValueFrame(tb: TracebackType | None, isFailure: bool) -> None:
     )
 
 
-def _addCancelCallbackToDeferred(
-    it: Deferred[Any], status: _CancellationStatus[Any]
-) -> None:
-    pending = it._callbacks
-    it._callbacks = [
-        (passthru, None, None, _handleCancelInlineCallbacks, (status,), None)
-    ]
-    it._callbacks.extend(pending)
-    it.errback(_InternalInlineCallbacksCancelledError())
-
-
 def _handleCancelInlineCallbacks(
-    result: Failure, status: _CancellationStatus[Any], /
+    result: Failure, run: _InlineCallbacksRun, /
 ) -> Deferred[Any]:
     result.trap(_InternalInlineCallbacksCancelledError)
-    status.deferred = Deferred(lambda d: _addCancelCallbackToDeferred(d, status))
-    awaited = status.waitingOn
+    run.deferred = Deferred(run._cancel)
+    awaited = run.waitingOn
     assert awaited is not None
     awaited.cancel()
-    return status.deferred
+    return run.deferred
 
 
 def _cancellableInlineCallbacks(gen: Any) -> Deferred[Any]:
-    deferred: Deferred[Any] = Deferred(
-        lambda d: _addCancelCallbackToDeferred(d, status)
-    )
-    status = _CancellationStatus(deferred)
-    _inlineCallbacks(None, gen, status, copy_context())
+    run = _InlineCallbacksRun(gen, copy_context())
+    deferred = run.deferred
+    run.step(None)
     return deferred
 
 
