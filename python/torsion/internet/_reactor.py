@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from torsion import _torsion
 from torsion.internet import _hooks, error
@@ -25,6 +25,7 @@ from torsion.internet._signals import SignalHandling
 from torsion.internet.base import ThreadedResolver, _ThreePhaseEvent
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import (
+    IDelayedCall,
     IHalfCloseableDescriptor,
     IReactorCore,
     IReactorFDSet,
@@ -40,6 +41,8 @@ from torsion.python import log
 from torsion.python.failure import Failure
 
 _log = Logger()
+
+classImplements(_torsion.DelayedCall, IDelayedCall)
 
 _NO_FILEDESC = error.ConnectionFdescWentAway("File descriptor lost")
 
