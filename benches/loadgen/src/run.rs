@@ -1,9 +1,12 @@
 //! The single-threaded engine: one mio `Poll`, non-blocking sockets with
 //! `TCP_NODELAY`, buffers allocated once before the first byte is sent.
 //!
-//! Readiness is edge-triggered, so every readable event is drained until
-//! `WouldBlock` and every write goes on until `WouldBlock` or until there is
-//! nothing left that the mode allows to send. A run is: open connections,
+//! Readiness is edge-triggered, so a connection is read until `WouldBlock`,
+//! until its per-turn budget runs out (it is then served again on the next
+//! turn without waiting for a new edge), or, in pingpong, until its whole
+//! message is back, when the socket is known to be empty. Writes go on until
+//! `WouldBlock`, the budget, or the end of what the mode allows to send.
+//! A run is: open connections,
 //! warm up, then measure a window whose start and end are taken from the
 //! monotonic clock; throughput counters and latencies are reset when the
 //! window opens, error counters cover the whole run.
@@ -302,6 +305,9 @@ impl Held {
             held.open += 1;
         }
         for i in 0..cfg.conns {
+            if let Some(c) = held.conns[i].as_mut() {
+                c.started = Instant::now();
+            }
             match held.pump(i, ctx) {
                 Outcome::Idle => {}
                 Outcome::More => held.again.push(i),
