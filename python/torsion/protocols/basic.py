@@ -428,7 +428,10 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                             end = len(buf)
                         continue
                     # No whole delimiter inside the window.
-                    found = -1 if stop >= end else buf.find(delimiter, stop - width + 1)
+                    if stop >= end:
+                        found = -1
+                    else:
+                        found = buf.find(delimiter, max(pos, stop - width + 1))
                 else:
                     found = buf.find(delimiter, pos) if width else -1
                 if found < 0:
@@ -647,7 +650,7 @@ class FileSender:
 
     def beginFileTransfer(
         self, file: Any, consumer: Any, transform: Any = None
-    ) -> defer.Deferred:
+    ) -> defer.Deferred[Any]:
         """Start sending ``file`` to ``consumer``, each chunk passed through
         ``transform`` if given.
 
@@ -657,7 +660,8 @@ class FileSender:
         self.file = file
         self.consumer = consumer
         self.transform = transform
-        self.deferred = result = defer.Deferred()
+        result: defer.Deferred[Any] = defer.Deferred()
+        self.deferred = result
         self.consumer.registerProducer(self, False)
         return result
 
