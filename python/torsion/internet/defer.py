@@ -98,9 +98,8 @@ def _logFailureFallback(fmt: str, failure: Failure) -> None:
     """Report ``failure`` through the standard ``logging`` module directly."""
     import logging
 
-    logging.getLogger("torsion").critical(
-        fmt, exc_info=(failure.type, failure.value, failure.getTracebackObject())
-    )
+    excInfo: Any = (failure.type, failure.value, failure.getTracebackObject())
+    logging.getLogger("torsion").critical(fmt, exc_info=excInfo)
 
 
 def logError(err: Failure) -> Failure:
@@ -244,7 +243,7 @@ class Deferred(Generic[_T]):
             DeprecationWarning,
             stacklevel=2,
         )
-        pairs = []
+        pairs: list[Any] = []
         for cb, a, kw, eb, ea, ekw in self._callbacks:
             if cb is _CONTINUE:
                 pairs.append(((cb, (a,), _NONE_KWARGS), (cb, (a,), _NONE_KWARGS)))
@@ -543,7 +542,7 @@ class Deferred(Generic[_T]):
                 result.raiseException()
             return result
 
-    __await__ = __iter__  # type: ignore[assignment]
+    __await__ = __iter__
 
     def asFuture(self, loop: AbstractEventLoop) -> Future[_T]:
         """An asyncio Future on ``loop`` that completes when this Deferred fires.
@@ -558,7 +557,7 @@ class Deferred(Generic[_T]):
 
         def maybeFail(failure: Failure) -> None:
             if not future.cancelled():
-                future.set_exception(failure.value)  # type: ignore[arg-type]
+                future.set_exception(failure.value)
 
         def maybeSucceed(result: Any) -> None:
             if not future.cancelled():
@@ -924,7 +923,7 @@ class _InlineCallbacksRun:
             self.step(r)
 
     @_extraneous
-    def step(self, result: object) -> None:
+    def step(self, result: Any) -> None:
         self.waiting = True
         gen = self.gen
         send = gen.send
@@ -936,7 +935,7 @@ class _InlineCallbacksRun:
             finished = False
             try:
                 if isFailure:
-                    result = run(result.throwExceptionIntoGenerator, gen)  # type: ignore[union-attr]
+                    result = run(result.throwExceptionIntoGenerator, gen)
                 else:
                     result = run(send, result)
             except StopIteration as e:
@@ -973,10 +972,10 @@ class _InlineCallbacksRun:
                     continue
                 result = _cancellableInlineCallbacks(result)
 
-            result.addBoth(self.gotResult)  # type: ignore[union-attr]
+            result.addBoth(self.gotResult)
             if self.waiting:
                 self.waiting = False
-                self.waitingOn = result  # type: ignore[assignment]
+                self.waitingOn = result
                 return
             result = self.value
             self.value = None

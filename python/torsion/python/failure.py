@@ -186,7 +186,7 @@ _inlineCallbacksExtraneous: list[Any] = []
 
 def _extraneous(f: _F) -> _F:
     """Mark ``f`` as framework plumbing (kept for Twisted compatibility)."""
-    _inlineCallbacksExtraneous.append(f.__code__)  # type: ignore[attr-defined]
+    _inlineCallbacksExtraneous.append(f.__code__)
     return f
 
 
@@ -205,6 +205,9 @@ class Failure(BaseException):
 
     pickled = 0
     _parents: list[Any] | None = None
+    type: Any
+    value: Any
+    tb: Any
 
     def __init__(
         self,
@@ -335,12 +338,12 @@ class Failure(BaseException):
 
     def raiseException(self) -> NoReturn:
         """Raise the wrapped exception again, with its traceback."""
-        raise self.value.with_traceback(self.tb)  # type: ignore[union-attr]
+        raise self.value.with_traceback(self.tb)
 
     @_extraneous
     def throwExceptionIntoGenerator(self, g: Any) -> Any:
         """Throw the wrapped exception into generator ``g``; return what it yields."""
-        return g.throw(self.value.with_traceback(self.tb))  # type: ignore[union-attr]
+        return g.throw(self.value.with_traceback(self.tb))
 
     def __repr__(self) -> str:
         return f"<{_qual(self.__class__)} {_qual(self.type)}: {self.getErrorMessage()}>"
@@ -372,7 +375,7 @@ class Failure(BaseException):
         state["pickled"] = 1
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: Any) -> None:
         state = dict(state)
         state.pop("stack", None)
         state["_parents"] = state.pop("parents")
@@ -390,7 +393,7 @@ class Failure(BaseException):
         state.pop("stack", None)
         self.__dict__ = state
         if getattr(self.value, "__traceback__", None):
-            self.value.__traceback__ = None  # type: ignore[union-attr]
+            self.value.__traceback__ = None
 
     def getTracebackObject(self) -> Any:
         """The traceback, a stand-in rebuilt from frames, or None."""
