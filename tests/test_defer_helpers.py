@@ -661,3 +661,51 @@ def test_timeout_function_deprecated():
     f = outcome(d)
     assert f.type is defer.TimeoutError
     assert f.getErrorMessage() == "Callback timed out"
+
+
+def test_return_value_after_thrown_exception_is_local():
+    """returnValue in an except block after a failed yield gives only the
+    deprecation warning, not the non-local exit warning."""
+
+    @defer.inlineCallbacks
+    def gen():
+        try:
+            yield defer.fail(KeyError())
+        except KeyError:
+            defer.returnValue(5)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = gen()
+    assert d.result == 5
+    assert len(caught) == 1
+    assert "returnValue is deprecated" in str(caught[0].message)
+
+
+def test_from_coroutine_accepts_generator():
+    """Deferred.fromCoroutine also runs a plain generator yielding Deferreds."""
+
+    def gen():
+        x = yield defer.succeed(2)
+        return x * 3
+
+    assert Deferred.fromCoroutine(gen()).result == 6
+
+
+def test_debug_mode_failures_capture_vars():
+    """With debugging on, failures from callbacks capture frame locals."""
+    defer.setDebugging(True)
+    try:
+        d: Deferred[int] = Deferred()
+
+        def boom(r):
+            marker = "local value"
+            raise ValueError(marker)
+
+        d.addCallback(boom)
+        d.callback(1)
+        f = outcome(d)
+    finally:
+        defer.setDebugging(False)
+    assert f.captureVars is True
+    assert ("marker", "local value") in f.frames[-1][3]
