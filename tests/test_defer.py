@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import gc
 import logging
 import sys
@@ -654,6 +655,7 @@ def test_generic_subscription():
     d = alias()
     assert type(d) is Deferred
     assert alias.__args__ == (int,)
+    assert isinstance(d, collections.abc.Awaitable)
 
 
 def test_repr():
