@@ -67,7 +67,13 @@ impl LevelSet {
 
     /// Sets the interest for `fd`: adds, modifies or removes it.
     /// `was_member` says whether `fd` is currently in the set.
-    pub fn set_interest(&mut self, fd: RawFd, was_member: bool, read: bool, write: bool) -> io::Result<()> {
+    pub fn set_interest(
+        &mut self,
+        fd: RawFd,
+        was_member: bool,
+        read: bool,
+        write: bool,
+    ) -> io::Result<()> {
         match (was_member, read || write) {
             (false, false) => Ok(()),
             (false, true) => {
@@ -81,7 +87,9 @@ impl LevelSet {
                 // A descriptor closed behind our back has already left the
                 // set (EBADF/ENOENT): that is the outcome we wanted.
                 match self.ctl(libc::EPOLL_CTL_DEL, fd, false, false) {
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENOENT)) => Ok(()),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENOENT)) => {
+                        Ok(())
+                    }
                     other => other,
                 }
             }

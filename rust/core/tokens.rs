@@ -125,6 +125,9 @@ mod tests {
         let mut s = TokenSlab::new();
         let t = s.insert(1);
         assert!(t < RESERVED_BASE);
-        assert_eq!(s.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>(), vec![(t, 1)]);
+        assert_eq!(
+            s.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>(),
+            vec![(t, 1)]
+        );
     }
 }

@@ -221,7 +221,10 @@ impl DelayedCall {
             let name = func
                 .getattr("__qualname__")
                 .or_else(|_| func.getattr("__name__"))
-                .map_or_else(|_| func.repr().map(|r| r.to_string()), |n| Ok(n.to_string()))?;
+                .map_or_else(
+                    |_| func.repr().map(|r| r.to_string()),
+                    |n| Ok(n.to_string()),
+                )?;
             out.push(' ');
             out.push_str(&name);
             out.push('(');

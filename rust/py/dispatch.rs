@@ -106,10 +106,11 @@ impl Hooks {
     /// IPv4Address/IPv6Address("TCP", host, port) for a socket address.
     pub fn address<'py>(&self, py: Python<'py>, addr: &SocketAddr) -> PyResult<Bound<'py, PyAny>> {
         match addr {
-            SocketAddr::V4(a) => self
-                .ipv4_address
-                .bind(py)
-                .call1((intern!(py, "TCP"), a.ip().to_string(), a.port())),
+            SocketAddr::V4(a) => {
+                self.ipv4_address
+                    .bind(py)
+                    .call1((intern!(py, "TCP"), a.ip().to_string(), a.port()))
+            }
             SocketAddr::V6(a) => {
                 let host = if a.scope_id() != 0 && is_link_local(a.ip()) {
                     format!("{}%{}", a.ip(), a.scope_id())

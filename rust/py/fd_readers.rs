@@ -44,7 +44,13 @@ impl FdReaders {
     }
 
     /// Adds interest for `obj` on `fd` (None leaves a direction as it is).
-    pub fn set(&mut self, obj: &Bound<'_, PyAny>, fd: RawFd, read: Option<bool>, write: Option<bool>) -> PyResult<()> {
+    pub fn set(
+        &mut self,
+        obj: &Bound<'_, PyAny>,
+        fd: RawFd,
+        read: Option<bool>,
+        write: Option<bool>,
+    ) -> PyResult<()> {
         let (was, old_read, old_write) = match self.members.get(&fd) {
             Some(m) => (true, m.read, m.write),
             None => (false, false, false),
@@ -67,11 +73,21 @@ impl FdReaders {
     }
 
     /// Removes one direction of interest for `obj`.
-    pub fn remove_interest(&mut self, obj: &Bound<'_, PyAny>, fd: Option<RawFd>, read: bool, write: bool) -> PyResult<()> {
+    pub fn remove_interest(
+        &mut self,
+        obj: &Bound<'_, PyAny>,
+        fd: Option<RawFd>,
+        read: bool,
+        write: bool,
+    ) -> PyResult<()> {
         let fd = match fd {
             Some(fd) if fd >= 0 => fd,
             // The object lost its descriptor: find it by identity.
-            _ => match self.members.iter().find(|(_, m)| m.obj.bind(obj.py()).is(obj)) {
+            _ => match self
+                .members
+                .iter()
+                .find(|(_, m)| m.obj.bind(obj.py()).is(obj))
+            {
                 Some((fd, _)) => *fd,
                 None => return Ok(()),
             },
@@ -95,11 +111,19 @@ impl FdReaders {
     }
 
     pub fn readers(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        self.members.values().filter(|m| m.read).map(|m| m.obj.clone_ref(py)).collect()
+        self.members
+            .values()
+            .filter(|m| m.read)
+            .map(|m| m.obj.clone_ref(py))
+            .collect()
     }
 
     pub fn writers(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        self.members.values().filter(|m| m.write).map(|m| m.obj.clone_ref(py)).collect()
+        self.members
+            .values()
+            .filter(|m| m.write)
+            .map(|m| m.obj.clone_ref(py))
+            .collect()
     }
 
     pub fn remove_all(&mut self) -> PyResult<Vec<Py<PyAny>>> {
@@ -136,7 +160,11 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         if let Err(e) = r.fds.set.ready(&mut scratch) {
             drop(r);
             if let Ok(h) = slf.borrow().hooks() {
-                h.report(py, PyErr::from(e), Some("epoll_wait on the descriptor set failed"));
+                h.report(
+                    py,
+                    PyErr::from(e),
+                    Some("epoll_wait on the descriptor set failed"),
+                );
             }
             return;
         }
@@ -156,7 +184,10 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
     for ev in &ready {
         let member = {
             let r = slf.borrow();
-            r.fds.members.get(&ev.fd).map(|m| (m.obj.clone_ref(py), m.read, m.write))
+            r.fds
+                .members
+                .get(&ev.fd)
+                .map(|m| (m.obj.clone_ref(py), m.read, m.write))
         };
         let Some((obj, read, write)) = member else {
             continue;

@@ -149,7 +149,11 @@ fn is_exhaustion(e: &std::io::Error) -> bool {
 }
 
 /// Accepts pending connections, building a protocol for each.
-pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, port: &Bound<'_, ListeningPort>) {
+pub fn on_readable(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    port: &Bound<'_, ListeningPort>,
+) {
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
@@ -184,12 +188,19 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, port: &Boun
 /// Out of descriptors: log once, then use the reserve descriptor to accept
 /// and immediately close every waiting connection, so that clients learn at
 /// once instead of hanging.
-fn refuse_backlog(py: Python<'_>, port: &Bound<'_, ListeningPort>, err: &std::io::Error, hooks: &crate::py::dispatch::Hooks) {
+fn refuse_backlog(
+    py: Python<'_>,
+    port: &Bound<'_, ListeningPort>,
+    err: &std::io::Error,
+    hooks: &crate::py::dispatch::Hooks,
+) {
     let first = !std::mem::replace(&mut port.borrow_mut().exhausted_logged, true);
     if first {
         hooks.report(
             py,
-            PyErr::from(std::io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(libc::EMFILE))),
+            PyErr::from(std::io::Error::from_raw_os_error(
+                err.raw_os_error().unwrap_or(libc::EMFILE),
+            )),
             Some("Out of file descriptors: refusing waiting connections"),
         );
     }
@@ -229,7 +240,10 @@ fn accept_one(
         }
         None => py.None().into_bound(py),
     };
-    let protocol = match factory.bind(py).call_method1(intern!(py, "buildProtocol"), (addr_obj,)) {
+    let protocol = match factory
+        .bind(py)
+        .call_method1(intern!(py, "buildProtocol"), (addr_obj,))
+    {
         Ok(p) if p.is_none() => {
             sys::close(cfd);
             return;

@@ -156,7 +156,13 @@ fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
             }
         };
         if let Some((f, args, kw)) = call {
-            call_logged(py, hooks, f.bind(py), args.bind(py), kw.as_ref().map(|k| k.bind(py)));
+            call_logged(
+                py,
+                hooks,
+                f.bind(py),
+                args.bind(py),
+                kw.as_ref().map(|k| k.bind(py)),
+            );
         }
     }
 }
@@ -169,7 +175,8 @@ fn run_until_current(py: Python<'_>, slf: &Bound<'_, ReactorBase>) -> PyResult<(
     run_timers(py, slf, &hooks);
     let just_stopped = std::mem::replace(&mut slf.borrow_mut().just_stopped, false);
     if just_stopped {
-        if let Err(e) = slf.call_method1(intern!(py, "fireSystemEvent"), (intern!(py, "shutdown"),)) {
+        if let Err(e) = slf.call_method1(intern!(py, "fireSystemEvent"), (intern!(py, "shutdown"),))
+        {
             hooks.report(py, e, None);
         }
     }
@@ -210,7 +217,11 @@ fn poll_timeout(slf: &Bound<'_, ReactorBase>) -> Option<Duration> {
     Some(timer.map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP)))
 }
 
-fn do_iteration(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Duration>) -> PyResult<()> {
+fn do_iteration(
+    py: Python<'_>,
+    slf: &Bound<'_, ReactorBase>,
+    timeout: Option<Duration>,
+) -> PyResult<()> {
     let (poller, calls, signal_fd) = {
         let r = slf.borrow();
         (r.poller.clone(), r.thread_calls.clone(), r.signal_fd)
@@ -221,7 +232,9 @@ fn do_iteration(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Du
         timeout
     };
     let polled = py.detach(move || {
-        let mut guard = poller.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = poller
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Poller { poll, events } = &mut *guard;
         match poll.poll(events, timeout) {
             Ok(()) => Ok(events
@@ -246,10 +259,18 @@ fn do_iteration(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Du
     Ok(())
 }
 
-fn dispatch_io(py: Python<'_>, slf: &Bound<'_, ReactorBase>, events: &[Ready], signal_fd: Option<RawFd>) {
+fn dispatch_io(
+    py: Python<'_>,
+    slf: &Bound<'_, ReactorBase>,
+    events: &[Ready],
+    signal_fd: Option<RawFd>,
+) {
     let (ready, ready_ports) = {
         let mut r = slf.borrow_mut();
-        (std::mem::take(&mut r.ready), std::mem::take(&mut r.ready_ports))
+        (
+            std::mem::take(&mut r.ready),
+            std::mem::take(&mut r.ready_ports),
+        )
     };
     for tr in ready {
         transport::on_readable(py, slf, tr.bind(py));
@@ -271,7 +292,14 @@ fn dispatch_io(py: Python<'_>, slf: &Bound<'_, ReactorBase>, events: &[Ready], s
                 let source = slf.borrow().sources.get(t).map(|s| s.clone_ref(py));
                 match source {
                     Some(Source::Tcp(tr)) => {
-                        transport::on_event(py, slf, tr.bind(py), ev.readable, ev.writable, ev.error);
+                        transport::on_event(
+                            py,
+                            slf,
+                            tr.bind(py),
+                            ev.readable,
+                            ev.writable,
+                            ev.error,
+                        );
                     }
                     Some(Source::Listener(p)) => port::on_readable(py, slf, p.bind(py)),
                     None => {}
@@ -296,13 +324,21 @@ fn drain(fd: RawFd) {
     }
 }
 
-fn one_turn(py: Python<'_>, slf: &Bound<'_, ReactorBase>, timeout: Option<Option<Duration>>) -> PyResult<()> {
+/// How long a turn's poll may wait.
+enum Wait {
+    /// As long as the timers and pending work allow.
+    Computed,
+    /// At most this long (`iterate(delay)`).
+    AtMost(Duration),
+}
+
+fn one_turn(py: Python<'_>, slf: &Bound<'_, ReactorBase>, wait: &Wait) -> PyResult<()> {
     run_until_current(py, slf)?;
     run_closing(py, slf);
     flush_dirty(py, slf);
-    let t = match timeout {
-        Some(t) => t,
-        None => poll_timeout(slf),
+    let t = match wait {
+        Wait::AtMost(t) => Some(*t),
+        Wait::Computed => poll_timeout(slf),
     };
     do_iteration(py, slf, t)
 }
@@ -315,7 +351,11 @@ impl ReactorBase {
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         let fds = FdReaders::new()?;
-        registry.register(&mut SourceFd(&fds.epoll_fd()), LEVEL_TOKEN, Interest::READABLE)?;
+        registry.register(
+            &mut SourceFd(&fds.epoll_fd()),
+            LEVEL_TOKEN,
+            Interest::READABLE,
+        )?;
         Ok(Self {
             registry,
             poller: Arc::new(Mutex::new(Poller {
@@ -448,7 +488,12 @@ impl ReactorBase {
 
     /// Runs `f(*args, **kw)` in the reactor thread; safe from any thread.
     #[pyo3(name = "callFromThread", signature = (f, *args, **kw))]
-    fn call_from_thread(&self, f: Bound<'_, PyAny>, args: Bound<'_, PyTuple>, kw: Option<Bound<'_, PyDict>>) {
+    fn call_from_thread(
+        &self,
+        f: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        kw: Option<Bound<'_, PyDict>>,
+    ) {
         self.thread_calls.push(ThreadCall {
             f: f.unbind(),
             args: args.unbind(),
@@ -481,8 +526,12 @@ impl ReactorBase {
     /// Runs one loop turn, waiting at most `delay` seconds for I/O.
     #[pyo3(signature = (delay=0.0))]
     fn iterate(slf: &Bound<'_, Self>, delay: f64) -> PyResult<()> {
-        let t = Duration::from_secs_f64(if delay.is_finite() { delay.max(0.0) } else { 0.0 });
-        one_turn(slf.py(), slf, Some(Some(t)))
+        let t = Duration::from_secs_f64(if delay.is_finite() {
+            delay.max(0.0)
+        } else {
+            0.0
+        });
+        one_turn(slf.py(), slf, &Wait::AtMost(t))
     }
 
     /// Runs turns until `_started` is cleared (by crash or shutdown).
@@ -490,7 +539,7 @@ impl ReactorBase {
     fn main_loop(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         while slf.borrow().started {
-            one_turn(py, slf, None)?;
+            one_turn(py, slf, &Wait::Computed)?;
         }
         Ok(())
     }
@@ -509,7 +558,9 @@ impl ReactorBase {
         if let Ok(tr) = reader.cast::<TCPTransport>() {
             return TCPTransport::start_reading(tr);
         }
-        let fd: RawFd = reader.call_method0(intern!(slf.py(), "fileno"))?.extract()?;
+        let fd: RawFd = reader
+            .call_method0(intern!(slf.py(), "fileno"))?
+            .extract()?;
         slf.borrow_mut().fds.set(reader, fd, Some(true), None)
     }
 
@@ -520,7 +571,9 @@ impl ReactorBase {
             TCPTransport::start_writing(tr);
             return Ok(());
         }
-        let fd: RawFd = writer.call_method0(intern!(slf.py(), "fileno"))?.extract()?;
+        let fd: RawFd = writer
+            .call_method0(intern!(slf.py(), "fileno"))?
+            .extract()?;
         slf.borrow_mut().fds.set(writer, fd, None, Some(true))
     }
 
@@ -531,7 +584,9 @@ impl ReactorBase {
             return Ok(());
         }
         let fd = crate::py::fd_readers::fileno_of(slf, reader);
-        slf.borrow_mut().fds.remove_interest(reader, fd, true, false)
+        slf.borrow_mut()
+            .fds
+            .remove_interest(reader, fd, true, false)
     }
 
     #[pyo3(name = "removeWriter")]
@@ -541,7 +596,9 @@ impl ReactorBase {
             return Ok(());
         }
         let fd = crate::py::fd_readers::fileno_of(slf, writer);
-        slf.borrow_mut().fds.remove_interest(writer, fd, false, true)
+        slf.borrow_mut()
+            .fds
+            .remove_interest(writer, fd, false, true)
     }
 
     /// Everything being watched for reading.
@@ -552,7 +609,9 @@ impl ReactorBase {
         let mut out: Vec<Py<PyAny>> = r.fds.readers(py);
         for (_, src) in r.sources.iter() {
             match src {
-                Source::Tcp(t) if t.bind(py).borrow().is_reading() => out.push(t.clone_ref(py).into_any()),
+                Source::Tcp(t) if t.bind(py).borrow().is_reading() => {
+                    out.push(t.clone_ref(py).into_any());
+                }
                 Source::Listener(p) => {
                     if let Some(owner) = p.bind(py).borrow().reading_owner(py) {
                         out.push(owner);
@@ -585,7 +644,12 @@ impl ReactorBase {
     fn remove_all<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
         let mut out: Vec<Py<PyAny>> = slf.borrow_mut().fds.remove_all()?;
-        let sources: Vec<Source> = slf.borrow().sources.iter().map(|(_, s)| s.clone_ref(py)).collect();
+        let sources: Vec<Source> = slf
+            .borrow()
+            .sources
+            .iter()
+            .map(|(_, s)| s.clone_ref(py))
+            .collect();
         for src in sources {
             match src {
                 Source::Tcp(t) => {

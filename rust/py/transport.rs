@@ -148,7 +148,12 @@ fn data_must_be_bytes<'a, 'py>(data: &'a Bound<'py, PyAny>) -> PyResult<&'a Boun
 impl TCPTransport {
     #[new]
     #[pyo3(signature = (reactor, fd, protocol=None, connecting=false))]
-    fn new(reactor: Py<ReactorBase>, fd: RawFd, protocol: Option<Py<PyAny>>, connecting: bool) -> Self {
+    fn new(
+        reactor: Py<ReactorBase>,
+        fd: RawFd,
+        protocol: Option<Py<PyAny>>,
+        connecting: bool,
+    ) -> Self {
         Self {
             reactor,
             fd,
@@ -183,7 +188,11 @@ impl TCPTransport {
     /// None)` is called when a connecting socket finishes; `on_lost(reason)`
     /// after the protocol's connectionLost.
     #[pyo3(name = "_start", signature = (on_connect=None, on_lost=None))]
-    fn start(slf: &Bound<'_, Self>, on_connect: Option<Py<PyAny>>, on_lost: Option<Py<PyAny>>) -> PyResult<()> {
+    fn start(
+        slf: &Bound<'_, Self>,
+        on_connect: Option<Py<PyAny>>,
+        on_lost: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
         let py = slf.py();
         let mut me = slf.borrow_mut();
         if me.token.is_some() {
@@ -350,7 +359,11 @@ impl TCPTransport {
     /// Registers a producer (streaming: push, else pull), as Twisted's
     /// _ConsumerMixin does.
     #[pyo3(name = "registerProducer")]
-    fn register_producer(slf: &Bound<'_, Self>, producer: &Bound<'_, PyAny>, streaming: bool) -> PyResult<()> {
+    fn register_producer(
+        slf: &Bound<'_, Self>,
+        producer: &Bound<'_, PyAny>,
+        streaming: bool,
+    ) -> PyResult<()> {
         let py = slf.py();
         let action = {
             let mut me = slf.borrow_mut();
@@ -491,22 +504,40 @@ impl TCPTransport {
 
     #[pyo3(name = "getTcpNoDelay")]
     fn get_tcp_no_delay(&self) -> PyResult<bool> {
-        Ok(sys::get_bool_opt(self.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY)?)
+        Ok(sys::get_bool_opt(
+            self.fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+        )?)
     }
 
     #[pyo3(name = "setTcpNoDelay")]
     fn set_tcp_no_delay(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
-        Ok(sys::set_bool_opt(self.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, enabled.is_truthy()?)?)
+        Ok(sys::set_bool_opt(
+            self.fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            enabled.is_truthy()?,
+        )?)
     }
 
     #[pyo3(name = "getTcpKeepAlive")]
     fn get_tcp_keep_alive(&self) -> PyResult<bool> {
-        Ok(sys::get_bool_opt(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)?)
+        Ok(sys::get_bool_opt(
+            self.fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+        )?)
     }
 
     #[pyo3(name = "setTcpKeepAlive")]
     fn set_tcp_keep_alive(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
-        Ok(sys::set_bool_opt(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, enabled.is_truthy()?)?)
+        Ok(sys::set_bool_opt(
+            self.fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            enabled.is_truthy()?,
+        )?)
     }
 
     /// The remote address object, built once.
@@ -521,7 +552,13 @@ impl TCPTransport {
         let addr = self
             .peer
             .ok_or_else(|| PyRuntimeError::new_err("peer address unknown"))?;
-        let obj = self.reactor.bind(py).borrow().hooks()?.address(py, &addr)?.unbind();
+        let obj = self
+            .reactor
+            .bind(py)
+            .borrow()
+            .hooks()?
+            .address(py, &addr)?
+            .unbind();
         self.peer_obj = Some(obj.clone_ref(py));
         Ok(obj)
     }
@@ -537,7 +574,13 @@ impl TCPTransport {
         }
         let addr = sys::local_addr(self.fd)?
             .ok_or_else(|| PyRuntimeError::new_err("local address unknown"))?;
-        let obj = self.reactor.bind(py).borrow().hooks()?.address(py, &addr)?.unbind();
+        let obj = self
+            .reactor
+            .bind(py)
+            .borrow()
+            .hooks()?
+            .address(py, &addr)?
+            .unbind();
         self.host_obj = Some(obj.clone_ref(py));
         Ok(obj)
     }
@@ -571,8 +614,12 @@ impl ReactorBase {
 
 fn is_aborted_reason(py: Python<'_>, reason: &Bound<'_, PyAny>) -> bool {
     let check = || -> PyResult<bool> {
-        let cls = py.import("torsion.internet.error")?.getattr("ConnectionAborted")?;
-        reason.call_method1(intern!(py, "check"), (cls,))?.is_truthy()
+        let cls = py
+            .import("torsion.internet.error")?
+            .getattr("ConnectionAborted")?;
+        reason
+            .call_method1(intern!(py, "check"), (cls,))?
+            .is_truthy()
     };
     check().unwrap_or(false)
 }
@@ -591,7 +638,13 @@ fn teardown(
         me.reading = false;
         me.writing = false;
         let queue = std::mem::take(&mut me.queue);
-        (me.fd, me.token.take(), me.on_connect.take(), me.on_lost.take(), queue)
+        (
+            me.fd,
+            me.token.take(),
+            me.on_connect.take(),
+            me.on_lost.take(),
+            queue,
+        )
     };
     {
         let mut r = reactor.borrow_mut();
@@ -639,7 +692,10 @@ pub fn close(
         }
     }
     if let Some(p) = protocol {
-        if let Err(e) = p.bind(py).call_method1(intern!(py, "connectionLost"), (reason,)) {
+        if let Err(e) = p
+            .bind(py)
+            .call_method1(intern!(py, "connectionLost"), (reason,))
+        {
             hooks.report(py, e, None);
         }
     }
@@ -676,7 +732,12 @@ pub fn on_event(
     }
 }
 
-fn finish_connect(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>, readable: bool) {
+fn finish_connect(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    readable: bool,
+) {
     let fd = tr.borrow().fd;
     let errno = match sys::take_error(fd) {
         Ok(0) => match sys::peer_addr(fd) {
@@ -751,7 +812,10 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             }
             let protocol = tr.borrow().protocol.as_ref().map(|p| p.clone_ref(py));
             if let Some(protocol) = protocol {
-                if let Err(e) = protocol.bind(py).call_method1(intern!(py, "dataReceived"), (data,)) {
+                if let Err(e) = protocol
+                    .bind(py)
+                    .call_method1(intern!(py, "dataReceived"), (data,))
+                {
                     hooks.report(py, e.clone_ref(py), None);
                     let failure = hooks.failure_of(py, &e);
                     close(py, reactor, tr, &failure, true);
