@@ -955,12 +955,13 @@ class _InlineCallbacksRun:
             t = type(result)
             if t is plain:
                 d: Any = result
-                if (
-                    d.called
-                    and not d.paused
-                    and not d._callbacks
-                    and not d._runningCallbacks
-                ):
+                if not d.called:
+                    got = self.gotResult
+                    d._callbacks.append((got, None, None, got, None, None))
+                    self.waiting = False
+                    self.waitingOn = d
+                    return
+                if not d.paused and not d._callbacks and not d._runningCallbacks:
                     result = d.result
                     d.result = None
                     info = d._debugInfo
