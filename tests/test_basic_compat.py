@@ -497,18 +497,6 @@ def test_file_sender_same_writes_and_result() -> None:
 
 # Over real sockets, on torsion's reactor and on Twisted's
 
-WRITE_THEN_LOSE = pytest.mark.xfail(
-    strict=True,
-    reason="torsion reactor: write() then loseConnection() in one callback never "
-    "closes the connection (plain Protocol shows it too)",
-)
-
-
-def _knownReactorBug(flavor: Any, request: pytest.FixtureRequest) -> None:
-    """Mark the torsion run of a scenario hitting the write-then-lose bug."""
-    if flavor.name == "torsion":
-        request.applymarker(WRITE_THEN_LOSE)
-
 
 def _serve_and_send(flavor: Any, serverProtocol: type, payload: bytes) -> list[Any]:
     """Listen with ``serverProtocol``, connect a client that writes
@@ -556,12 +544,9 @@ def _serve_and_send(flavor: Any, serverProtocol: type, payload: bytes) -> list[A
     ]
 
 
-def test_malformed_netstring_over_tcp(
-    flavor: Any, request: pytest.FixtureRequest
-) -> None:
+def test_malformed_netstring_over_tcp(flavor: Any) -> None:
     """A malformed netstring makes the server lose the connection: both ends
     see ConnectionDone, and the good netstring before it was delivered."""
-    _knownReactorBug(flavor, request)
 
     class Server(flavor.basic.NetstringReceiver):
         def stringReceived(self, string: bytes) -> None:
@@ -579,9 +564,8 @@ def test_malformed_netstring_over_tcp(
     ]
 
 
-def test_over_long_line_over_tcp(flavor: Any, request: pytest.FixtureRequest) -> None:
+def test_over_long_line_over_tcp(flavor: Any) -> None:
     """A line over MAX_LENGTH drops the connection after the short lines."""
-    _knownReactorBug(flavor, request)
 
     class Server(flavor.basic.LineReceiver):
         MAX_LENGTH = 100
@@ -628,11 +612,8 @@ def test_int32_length_near_2_32_over_tcp(flavor: Any) -> None:
     ]
 
 
-def test_many_lines_echoed_over_tcp(
-    flavor: Any, request: pytest.FixtureRequest
-) -> None:
+def test_many_lines_echoed_over_tcp(flavor: Any) -> None:
     """10,000 lines written at once are each echoed, in order."""
-    _knownReactorBug(flavor, request)
     lines = [b"line %d" % i for i in range(10_000)]
 
     class Server(flavor.basic.LineReceiver):

@@ -68,6 +68,8 @@ struct Ready {
     readable: bool,
     writable: bool,
     error: bool,
+    /// The peer closed its side (EOF queued behind any data).
+    read_closed: bool,
 }
 
 #[pyclass(subclass, module = "torsion._torsion")]
@@ -244,6 +246,7 @@ fn do_iteration(
                     readable: e.is_readable() || e.is_read_closed(),
                     writable: e.is_writable(),
                     error: e.is_error(),
+                    read_closed: e.is_read_closed(),
                 })
                 .collect::<Vec<_>>()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Vec::new()),
@@ -298,7 +301,7 @@ fn dispatch_io(
                             tr.bind(py),
                             ev.readable,
                             ev.writable,
-                            ev.error,
+                            ev.error || ev.read_closed,
                         );
                     }
                     Some(Source::Listener(p)) => port::on_readable(py, slf, p.bind(py)),

@@ -45,6 +45,9 @@ pub struct TCPTransport {
     state: ConnState,
     was_connected: bool,
     reading: bool,
+    /// The poller reported end-of-stream or an error: a short read does
+    /// not mean the socket is drained, the EOF is still to be read.
+    peer_closed: bool,
     writing: bool,
     in_dirty: bool,
     disconnecting: bool,
@@ -165,6 +168,7 @@ impl TCPTransport {
             },
             was_connected: !connecting,
             reading: !connecting,
+            peer_closed: false,
             writing: false,
             in_dirty: false,
             disconnecting: false,
@@ -715,13 +719,16 @@ pub fn on_event(
     tr: &Bound<'_, TCPTransport>,
     readable: bool,
     writable: bool,
-    error: bool,
+    closed_or_error: bool,
 ) {
     let state = tr.borrow().state;
+    if closed_or_error {
+        tr.borrow_mut().peer_closed = true;
+    }
     match state {
         ConnState::Connecting => finish_connect(py, reactor, tr, readable),
         ConnState::Connected => {
-            if readable || error {
+            if readable || closed_or_error {
                 on_readable(py, reactor, tr);
             }
             if writable && tr.borrow().is_writing() {
@@ -785,12 +792,12 @@ fn finish_connect(
 
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
-    let fd = {
+    let (fd, peer_closed) = {
         let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
         }
-        me.fd
+        (me.fd, me.peer_closed)
     };
     let read = READ_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
@@ -805,9 +812,9 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
     };
     match read {
         Ok(Some((data, full))) => {
-            if full {
-                // More may be waiting; the edge-triggered poller will not
-                // say so again.
+            if full || peer_closed {
+                // More (or the end of the stream) may be waiting; the
+                // edge-triggered poller will not say so again.
                 reactor.borrow_mut().ready.push(tr.clone().unbind());
             }
             let protocol = tr.borrow().protocol.as_ref().map(|p| p.clone_ref(py));
