@@ -313,6 +313,7 @@ class Port:
 
     def startListening(self) -> None:
         """Bind and listen; CannotListenError with the OS reason on failure."""
+        skt: socket.socket | None = None
         try:
             skt = self.createInternetSocket()
             if self.addressFamily == socket.AF_INET6:
@@ -323,6 +324,8 @@ class Port:
                 addr = (self.interface, self.port)
             skt.bind(addr)
         except OSError as le:
+            if skt is not None:
+                skt.close()
             raise error.CannotListenError(self.interface, self.port, le) from None
         skt.listen(self.backlog)
         skt.setblocking(False)
