@@ -59,7 +59,9 @@ class EchoClientFactory(protocol.ClientFactory):
 
 
 def main() -> None:
-    port = reactor.listenTCP(0, protocol.Factory.forProtocol(Echo), interface="127.0.0.1")
+    port = reactor.listenTCP(
+        0, protocol.Factory.forProtocol(Echo), interface="127.0.0.1"
+    )
     print(f"server: listening on {port.getHost()}")
     reactor.connectTCP("127.0.0.1", port.getHost().port, EchoClientFactory())
     reactor.run()

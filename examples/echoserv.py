@@ -1,6 +1,6 @@
 """The classic Twisted echo server, on torsion: only the imports changed.
 
-    python examples/echoserv.py [port]
+python examples/echoserv.py [port]
 """
 
 import sys
