@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_env.sh
 
+echo "== lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+"$VENV/bin/ruff" check --quiet python tests benches examples
+"$VENV/bin/ruff" format --check --quiet python tests benches examples
+"$PY" -m mypy.stubtest torsion._torsion
+
 echo "== cargo test"
 cargo test --workspace --quiet 2>&1 | tail -n 40
 echo "== pytest"
