@@ -91,7 +91,11 @@ def _unhandled(caplog):
 
 def test_port_zero_picks_a_free_port(flavor):
     """Port 0 listens on a port the kernel chose, reported by getHost()."""
-    port = flavor.reactor.listenTCP(0, flavor.protocol.Factory(), interface="127.0.0.1")
+    port = flavor.reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
     host = port.getHost()
     assert type(host) is flavor.address.IPv4Address
     assert host.type == "TCP"
@@ -106,7 +110,7 @@ def test_port_zero_picks_a_free_port(flavor):
 
 def test_two_ports_get_different_numbers(flavor):
     """Two listeners on port 0 get two distinct ports."""
-    factory = flavor.protocol.Factory()
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
     a = flavor.reactor.listenTCP(0, factory, interface="127.0.0.1")
     b = flavor.reactor.listenTCP(0, factory, interface="127.0.0.1")
     assert a.getHost().port != b.getHost().port
@@ -116,7 +120,9 @@ def test_two_ports_get_different_numbers(flavor):
 
 def test_default_interface_listens_on_all_ipv4(flavor):
     """The default interface '' reports 0.0.0.0 and accepts on loopback."""
-    port = flavor.reactor.listenTCP(0, flavor.protocol.Factory())
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    )
     host = port.getHost()
     assert (type(host), host.host) == (flavor.address.IPv4Address, "0.0.0.0")
     probe = socket.create_connection(("127.0.0.1", host.port), timeout=5)
@@ -169,7 +175,9 @@ def test_cannot_listen_on_a_taken_port(flavor):
     try:
         with pytest.raises(flavor.error.CannotListenError) as info:
             flavor.reactor.listenTCP(
-                number, flavor.protocol.Factory(), interface="127.0.0.1"
+                number,
+                flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+                interface="127.0.0.1",
             )
     finally:
         taken.close()
@@ -207,7 +215,11 @@ def test_cannot_listen_message_matches_twisted():
 def test_stop_listening_fires_and_refuses_new_connections(flavor):
     """stopListening() returns a Deferred firing with None once the socket is
     closed; connecting afterwards is refused."""
-    port = flavor.reactor.listenTCP(0, flavor.protocol.Factory(), interface="127.0.0.1")
+    port = flavor.reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
     number = port.getHost().port
     d = port.stopListening()
     assert isinstance(d, flavor.defer.Deferred)

@@ -168,7 +168,12 @@ class _ClientAttempt:
         try:
             skt.setblocking(False)
             if self.bindAddress is not None:
-                skt.bind(self.bindAddress)
+                try:
+                    skt.bind(self.bindAddress)
+                except OSError as e:
+                    skt.close()
+                    self.failIfNotConnected(error.ConnectBindError(*e.args[:2]))
+                    return
             if family == socket.AF_INET6:
                 target: tuple[Any, ...] = socket.getaddrinfo(
                     address, self.port, family, socket.SOCK_STREAM
@@ -202,9 +207,11 @@ class _ClientAttempt:
         self.connector.transport = transport
         protocol = self.connector.buildProtocol(transport.getPeer())
         if protocol is None:
-            protocol = Protocol()
-            transport.protocol = protocol
+            # Twisted: a stand-in protocol receives connectionLost, but is
+            # never connected.
+            transport.protocol = Protocol()
             transport.loseConnection()
+            return
         transport.protocol = protocol
         protocol.makeConnection(transport)
 
