@@ -2,9 +2,9 @@
 # Runs loadgen against each comparison echo server and prints one JSON line
 # per server (prefixed with its name) on stdout.
 #
-#   benches/echo_servers/compare.sh [SERVER...]     (default: asyncio twisted c)
+#   benches/echo_servers/compare.sh [SERVER...]     (default: torsion twisted asyncio uvloop c)
 #
-# SERVER is one of asyncio, uvloop, twisted, c. Each server is pinned to core
+# SERVER is one of torsion, asyncio, uvloop, twisted, c. Each server is pinned to core
 # SERVER_CPU (default 0) with taskset, the generator to core LOADGEN_CPU
 # (default 1). MODE, CONNS, SIZE, DURATION and WARMUP are passed to loadgen
 # (defaults pingpong, 50, 1024, 10, 1). PYTHON defaults to the project's
@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 python=${PYTHON:-"$root/.venv/bin/python"}
 target=${CARGO_TARGET_DIR:-"$root/target"}
-servers=${*:-asyncio twisted c}
+servers=${*:-torsion twisted asyncio uvloop c}
 
 (cd "$root" && cargo build --release -q -p loadgen)
 c_echo=$("$here/build.sh")
@@ -31,6 +31,7 @@ for name in $servers; do
     case $name in
         asyncio | uvloop) set -- "$python" "$here/asyncio_echo.py" 0 --loop "$name" --port-file "$portfile" ;;
         twisted) set -- "$python" "$here/twisted_echo.py" 0 --port-file "$portfile" ;;
+        torsion) set -- "$python" "$root/benches/torsion_echo.py" 0 --port-file "$portfile" ;;
         c) set -- "$c_echo" 0 127.0.0.1 "$portfile" ;;
         *) echo "unknown server $name" >&2; exit 2 ;;
     esac
