@@ -120,6 +120,24 @@ class Connection(_torsion.TCPTransport):
 class Server(Connection):
     """The server side of an accepted connection."""
 
+    server: Any = None
+    sessionno = 0
+
+    @property
+    def hostname(self) -> str:
+        """The peer's host, as Twisted's Server has it."""
+        return self.getPeer().host
+
+    def logPrefix(self) -> str:
+        """Twisted's "<protocol prefix>,<session number>,<peer host>"."""
+        protocol = self.protocol
+        prefix = _logPrefixOf(protocol) if protocol is not None else "-"
+        return f"{prefix},{self.sessionno},{self.hostname}"
+
+    def __repr__(self) -> str:
+        port = self.server._realPortNumber if self.server is not None else None
+        return f"<{self.protocol.__class__.__name__} #{self.sessionno} on {port}>"
+
 
 class Client(Connection):
     """The client side of a connection made by connectTCP."""
@@ -305,12 +323,13 @@ class Port:
         self._realPortNumber: int | None = None
         self._hostTuple: tuple[Any, ...] | None = None
         self._native: Any = None
+        self.sessionno = 0
         self.deferred: Deferred[None] | None = None
 
     def __repr__(self) -> str:
         if self._realPortNumber is not None:
-            return f"<{self.factory.__class__} on {self._realPortNumber}>"
-        return f"<{self.factory.__class__} (not listening)>"
+            return f"<{self.__class__} of {self.factory.__class__} on {self._realPortNumber}>"
+        return f"<{self.__class__} of {self.factory.__class__} (not listening)>"
 
     def createInternetSocket(self) -> socket.socket:
         """A new socket of this port's family, close-on-exec, reusable address."""
@@ -346,9 +365,16 @@ class Port:
         self.factory.doStart()
         self.connected = True
         self._native = _torsion.ListeningPort(
-            self.reactor, skt.detach(), self.factory, self.transport, self
+            self.reactor, skt.detach(), self.factory, self._buildTransport, self
         )
         self._native.startReading()
+
+    def _buildTransport(self, reactor: Any, fd: int, protocol: Any) -> Server:
+        transport = self.transport(reactor, fd, protocol)
+        transport.server = self
+        transport.sessionno = self.sessionno
+        self.sessionno += 1
+        return transport
 
     def startReading(self) -> None:
         """Resume accepting connections."""
