@@ -635,6 +635,13 @@ def _tokenize(description: Any) -> Iterator[tuple[int, Any]]:
     yield _STRING, current
 
 
+def _keyName(key: Any) -> str:
+    if isinstance(key, bytes):
+        return key.decode("ascii")
+    key.encode("ascii")
+    return str(key)
+
+
 def _parse(description: Any) -> tuple[list[Any], dict[str, Any]]:
     """Split a description into positional values and ``key=value`` pairs."""
     args: list[Any] = []
@@ -646,8 +653,7 @@ def _parse(description: Any) -> tuple[list[Any], dict[str, Any]]:
         if len(part) == 1:
             args.append(part[0])
         else:
-            key = part[0]
-            kwargs[key.decode("ascii") if isinstance(key, bytes) else key] = part[1]
+            kwargs[_keyName(part[0])] = part[1]
 
     for kind, value in _tokenize(description):
         if kind == _STRING:
