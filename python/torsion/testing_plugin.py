@@ -140,7 +140,8 @@ def _budget(item: pytest.Item, timeout: float, fromPytestTimeout: bool) -> float
 
     pytest-timeout's clock starts before the fixtures are set up and its
     SIGALRM can land inside a reactor callback (where it would be logged,
-    not raised); so, with its value, give up a little earlier than it would.
+    not raised); so, with its value, give up a little earlier than it would
+    (and then disarm it).
     """
     if not fromPytestTimeout:
         return timeout
@@ -307,6 +308,8 @@ def _waitFor(item: pytest.Function, kwargs: dict[str, Any], result: Any) -> None
     cause = outcome[0] if outcome else None
     cause = cause.value if isinstance(cause, Failure) else None
     if timedOut:
+        if fromPytestTimeout:
+            _disarmPytestTimeout(item)
         raise defer.TimeoutError(
             f"{item.nodeid} did not finish within {timeout:g} seconds"
             + _globalHint(item, reactor)
@@ -315,6 +318,14 @@ def _waitFor(item: pytest.Function, kwargs: dict[str, Any], result: Any) -> None
         f"the reactor stopped before {item.nodeid} finished: reactor.stop() or "
         "crash() was called while the test was still waiting"
     ) from cause
+
+
+def _disarmPytestTimeout(item: pytest.Item) -> None:
+    """This test has timed out already: keep pytest-timeout's alarm from
+    firing again while the failure is being reported."""
+    cancel = getattr(item.config.hook, "pytest_timeout_cancel_timer", None)
+    if cancel is not None:
+        cancel(item=item)
 
 
 def _abandon(reactor: Any, holder: list[Any], result: Any, startTrigger: Any) -> None:
