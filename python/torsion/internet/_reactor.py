@@ -22,7 +22,7 @@ from torsion.internet._resolver import (
     SimpleResolverComplexifier,
 )
 from torsion.internet._signals import SignalHandling
-from torsion.internet.base import ThreadedResolver, _ThreePhaseEvent
+from torsion.internet.base import _ThreePhaseEvent
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import (
     IDelayedCall,
@@ -74,8 +74,9 @@ class TorsionReactor(_torsion.ReactorBase):
         self.threadpool: Any = None
         self._threadpoolStartupID: Any = None
         self.threadpoolShutdownID: Any = None
-        self.resolver: Any = ThreadedResolver(self)
-        self._nameResolver: Any = GAIResolver(self)
+        self._nameResolver: Any = GAIResolver(self, self.getThreadPool)
+        self.resolver: Any = ComplexResolverSimplifier(self._nameResolver)
+        self.usingThreads = True
         self.addSystemEventTrigger("during", "startup", self._reallyStartRunning)
         self.addSystemEventTrigger("during", "shutdown", self.crash)
         self.addSystemEventTrigger("during", "shutdown", self.disconnectAll)

@@ -13,10 +13,8 @@ from zope.interface import implementer
 from torsion.internet import error
 from torsion.internet.defer import Deferred, DeferredList, fail, succeed
 from torsion.internet.interfaces import IConnector, IResolverSimple
-from torsion.logger import Logger
+from torsion.python import log
 from torsion.python.failure import Failure
-
-_log = Logger()
 
 _PHASES = ("before", "during", "after")
 
@@ -83,7 +81,7 @@ class _ThreePhaseEvent:
             try:
                 result = callable(*args, **kwargs)
             except BaseException:
-                _log.failure("While calling system event trigger handler")
+                log.err()
                 continue
             if isinstance(result, Deferred):
                 waiting.append(result)
@@ -98,7 +96,7 @@ class _ThreePhaseEvent:
                 try:
                     callable(*args, **kwargs)
                 except BaseException:
-                    _log.failure("While calling system event trigger handler")
+                    log.err()
 
 
 @implementer(IResolverSimple)
