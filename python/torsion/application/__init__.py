@@ -1,0 +1,1 @@
+"""Twisted's application framework: services (``service``) and reactor-based ones (``internet``)."""
