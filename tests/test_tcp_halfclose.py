@@ -6,7 +6,6 @@ assert the same observable results, event by event."""
 
 import socket
 
-import pytest
 from zope.interface import implementer
 
 
@@ -133,17 +132,9 @@ def test_lose_write_connection_then_peer_answers(flavor):
     stop_listening(flavor.reactor, port)
 
 
-def test_lose_connection_after_both_halves_closed_is_synchronous(flavor, request):
+def test_lose_connection_after_both_halves_closed_is_synchronous(flavor):
     """Twisted: loseConnection() on a transport whose write side is already
     shut calls connectionLost(ConnectionDone) before it returns."""
-    if flavor.name == "torsion":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="torsion defers this connectionLost to the next turn "
-                "(TCPTransport.lose_connection pushes onto `closing`)",
-                strict=True,
-            )
-        )
     protocol = flavor.protocol
     log = []
 

@@ -269,13 +269,13 @@ impl TCPTransport {
         }
         me.reading = false;
         if me.write_disconnected {
-            // Nothing more can be written: close on the next turn.
-            me.disconnecting = true;
-            let hooks = me.reactor.bind(py).borrow().hooks()?;
-            me.reactor
-                .bind(py)
-                .borrow_mut()
-                .closing_orderly(slf.clone().unbind(), hooks.reason_done.clone_ref(py));
+            // Nothing more can be written, so nothing will complete the
+            // close later: Twisted calls connectionLost right here.
+            me.writing = false;
+            let reactor = me.reactor.bind(py).clone();
+            drop(me);
+            let reason = reactor.borrow().hooks()?.reason_done.clone_ref(py);
+            close(py, &reactor, slf, reason.bind(py), true);
             return Ok(());
         }
         me.disconnecting = true;
@@ -607,12 +607,6 @@ impl TCPTransport {
         self.on_lost = None;
         self.peer_obj = None;
         self.host_obj = None;
-    }
-}
-
-impl ReactorBase {
-    pub(crate) fn closing_orderly(&mut self, tr: Py<TCPTransport>, reason: Py<PyAny>) {
-        self.closing.push((tr, reason, true));
     }
 }
 
