@@ -220,10 +220,20 @@ class _ClientAttempt:
             self.failIfNotConnected(error.getConnectError((errno, os.strerror(errno))))
             return
         assert transport is not None
+        try:
+            protocol = self.connector.buildProtocol(transport.getPeer())
+        except BaseException:
+            # Twisted: logged, the socket closed, and the attempt reported
+            # as failed (ConnectError), not as a lost connection.
+            reason = Failure()
+            log.err(reason)
+            self._transport = None
+            transport.loseConnection()
+            self.failIfNotConnected(error.ConnectError(string=reason))
+            return
         self.connected = True
         self.done = True
         self.connector.transport = transport
-        protocol = self.connector.buildProtocol(transport.getPeer())
         if protocol is None:
             # Twisted: a stand-in protocol receives connectionLost, but is
             # never connected.
@@ -234,7 +244,8 @@ class _ClientAttempt:
         protocol.makeConnection(transport)
 
     def _connectionLost(self, reason: Failure) -> None:
-        self.connector.connectionLost(reason)
+        if self.connected:
+            self.connector.connectionLost(reason)
 
     def failIfNotConnected(self, err: Any) -> None:
         """Abandon the attempt and report ``err`` to the connector."""
