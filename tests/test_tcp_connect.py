@@ -268,12 +268,6 @@ def test_unresolvable_host(flavor):
     assert events[2][:3] == ("failed", "disconnected", flavor.error.DNSLookupError)
 
 
-@pytest.mark.xfail(
-    reason="TorsionReactor.resolver is base.ThreadedResolver; Twisted's default "
-    "is ComplexResolverSimplifier(nameResolver), whose error is "
-    "DNSLookupError(name) (owner of _reactor.py)",
-    strict=True,
-)
 def test_unresolvable_host_message_matches_twisted(reactor):
     """The DNSLookupError text is Twisted's default resolver's, word for word
     (checked on Twisted by test_unresolvable_host_message_on_twisted)."""
