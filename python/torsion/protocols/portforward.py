@@ -1,0 +1,121 @@
+"""A TCP port forwarder (mirrors ``twisted.protocols.portforward``).
+
+``ProxyFactory(host, port)`` listens for clients; for each one a
+``ProxyServer`` stops reading from the client, connects to ``host:port``
+and, once that connection (a ``ProxyClient``) is made, forwards bytes both
+ways.  Each transport is registered as the other's streaming producer, so a
+side that reads slowly pauses reading on the fast side and the proxy's
+memory stays bounded.  Closing either connection closes the other once its
+queued bytes are written.
+
+The reactor used to connect is, in order: the ``ProxyServer``'s ``reactor``
+attribute, the ``ProxyFactory``'s ``reactor`` attribute, the global reactor.
+The data path is ``Proxy.dataReceived``; a subclass may override it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torsion.internet import protocol
+
+__all__ = [
+    "Proxy",
+    "ProxyClient",
+    "ProxyClientFactory",
+    "ProxyFactory",
+    "ProxyServer",
+]
+
+
+class Proxy(protocol.Protocol):
+    """One side of a forwarded connection; ``peer`` is the other side."""
+
+    noisy = True
+    peer: Proxy | None = None
+
+    def setPeer(self, peer: Proxy | None) -> None:
+        """Set the protocol of the other connection."""
+        self.peer = peer
+
+    def connectionLost(self, reason: Any = protocol.connectionDone) -> None:
+        """Close the other connection (after it has written what it holds)."""
+        peer = self.peer
+        if peer is not None:
+            peer.transport.loseConnection()
+            self.peer = None
+
+    def dataReceived(self, data: bytes) -> None:
+        """Forward ``data`` to the other connection."""
+        self.peer.transport.write(data)  # type: ignore[union-attr]
+
+
+class ProxyClient(Proxy):
+    """The connection from the proxy to the forwarded-to server."""
+
+    def connectionMade(self) -> None:
+        """Pair with the server side, wire flow control both ways, and let the
+        server side read again."""
+        peer = self.peer
+        assert peer is not None
+        peer.setPeer(self)
+        self.transport.registerProducer(peer.transport, True)
+        peer.transport.registerProducer(self.transport, True)
+        peer.transport.resumeProducing()
+
+
+class ProxyClientFactory(protocol.ClientFactory[ProxyClient]):
+    """Builds the ProxyClient for one ProxyServer (set with setServer)."""
+
+    protocol = ProxyClient
+    server: Any = None
+
+    def setServer(self, server: Any) -> None:
+        """Set the ProxyServer this connection forwards for."""
+        self.server = server
+
+    def buildProtocol(self, addr: Any) -> ProxyClient:
+        """A ProxyClient whose peer is the server side."""
+        client = super().buildProtocol(addr)
+        assert client is not None, "peer must build protocol"
+        client.setPeer(self.server)
+        return client
+
+    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+        """The forwarded-to server is unreachable: close the client."""
+        self.server.transport.loseConnection()
+
+
+class ProxyServer(Proxy):
+    """The connection from a client to the proxy."""
+
+    clientProtocolFactory: Any = ProxyClientFactory
+    reactor: Any = None
+    factory: Any
+
+    def _reactor(self) -> Any:
+        if self.reactor is None:
+            chosen = getattr(self.factory, "reactor", None)
+            if chosen is None:
+                from torsion.internet import reactor as chosen
+            self.reactor = chosen
+        return self.reactor
+
+    def connectionMade(self) -> None:
+        """Stop reading until the onward connection is made, then connect to
+        the factory's host and port."""
+        self.transport.pauseProducing()
+        client = self.clientProtocolFactory()
+        client.setServer(self)
+        self._reactor().connectTCP(self.factory.host, self.factory.port, client)
+
+
+class ProxyFactory(protocol.Factory[ProxyServer]):
+    """Forwards each accepted connection to ``host:port``."""
+
+    protocol = ProxyServer
+    reactor: Any = None
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
