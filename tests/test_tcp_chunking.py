@@ -1,0 +1,247 @@
+"""Byte streams over real TCP in every chunking: whatever way the peer cuts
+the stream (one byte at a time, random sizes, one big block), the
+concatenation of dataReceived's arguments is the stream, exactly; and what
+the transport is given in many small writes reaches a plain socket whole.
+
+The peer is a plain blocking socket driven from a thread."""
+
+import hashlib
+import random
+import socket
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def spin(reactor, done, timeout=20.0):
+    """Run ``reactor`` until ``done()`` is true (fail after ``timeout``
+    seconds); crash() rather than stop() so the test may run it again."""
+    timed_out = []
+
+    def check():
+        if done():
+            reactor.crash()
+        else:
+            reactor.callLater(0.001, check)
+
+    def expire():
+        timed_out.append(True)
+        reactor.crash()
+
+    reactor.callWhenRunning(check)
+    guard = reactor.callLater(timeout, expire)
+    reactor.run(installSignalHandlers=False)
+    if guard.active():
+        guard.cancel()
+    assert not timed_out, f"condition not reached within {timeout}s"
+
+
+def stop_listening(reactor, port):
+    """Stop ``port`` and run until its Deferred fired."""
+    results = []
+    port.stopListening().addBoth(results.append)
+    spin(reactor, lambda: results)
+
+
+def stream(size, seed):
+    """``size`` pseudo-random bytes, reproducible from ``seed``."""
+    return random.Random(seed).randbytes(size)
+
+
+def receive_from_plain_peer(flavor, pieces, pause=0.0):
+    """Listen, let a thread connect with a plain socket and send ``pieces``
+    one send() each (sleeping ``pause`` between them), then close; returns
+    (what dataReceived got, in order, and the reason type)."""
+    received = []
+    ended = []
+
+    class Collect(flavor.protocol.Protocol):
+        def dataReceived(self, data):
+            assert type(data) is bytes
+            received.append(data)
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Collect), interface="127.0.0.1"
+    )
+    number = port.getHost().port
+    failures = []
+
+    def peer():
+        try:
+            with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for piece in pieces:
+                    s.sendall(piece)
+                    if pause:
+                        time.sleep(pause)
+        except OSError as e:
+            failures.append(e)
+
+    thread = threading.Thread(target=peer)
+    thread.start()
+    try:
+        spin(flavor.reactor, lambda: ended)
+    finally:
+        thread.join(10)
+    stop_listening(flavor.reactor, port)
+    assert failures == []
+    return received, ended
+
+
+def test_one_byte_at_a_time(flavor):
+    """One byte per send with small sleeps: every byte arrives, in order."""
+    data = stream(300, 1)
+    received, ended = receive_from_plain_peer(
+        flavor, [data[i : i + 1] for i in range(len(data))], pause=0.0005
+    )
+    assert b"".join(received) == data
+    assert all(received)
+    assert ended == [flavor.error.ConnectionDone]
+
+
+def test_random_chunk_sizes(flavor):
+    """1 MiB cut into random sizes from 1 byte to 100 KB."""
+    data = stream(1 << 20, 2)
+    rng = random.Random(3)
+    pieces = []
+    at = 0
+    while at < len(data):
+        n = rng.choice([1, 2, 7, 100, 1460, 4096, 65535, 65536, 65537, 100_000])
+        pieces.append(data[at : at + n])
+        at += n
+    received, ended = receive_from_plain_peer(flavor, pieces)
+    assert hashlib.sha256(b"".join(received)).digest() == hashlib.sha256(data).digest()
+    assert sum(map(len, received)) == len(data)
+    assert ended == [flavor.error.ConnectionDone]
+
+
+def test_one_big_chunk(flavor):
+    """8 MiB in one sendall: arrives whole; no dataReceived call is empty or
+    larger than the transport's 64 KiB read size."""
+    data = stream(8 << 20, 4)
+    received, ended = receive_from_plain_peer(flavor, [data])
+    assert b"".join(received) == data
+    assert all(0 < len(chunk) <= 65536 for chunk in received)
+    assert ended == [flavor.error.ConnectionDone]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=70_000), min_size=1, max_size=30)
+)
+def test_any_chunking_arrives_exactly(reactor, sizes):
+    """Hypothesis: any list of chunk sizes, sent by a plain socket, arrives
+    as exactly the stream."""
+    import types
+
+    from torsion.internet import error, protocol
+
+    data = stream(sum(sizes), len(sizes))
+    pieces = []
+    at = 0
+    for n in sizes:
+        pieces.append(data[at : at + n])
+        at += n
+    ns = types.SimpleNamespace(reactor=reactor, protocol=protocol, error=error)
+    received, ended = receive_from_plain_peer(ns, pieces)
+    assert b"".join(received) == data
+    assert ended == [error.ConnectionDone]
+
+
+@pytest.mark.parametrize("mode", ["small writes", "writeSequence", "mixed sizes"])
+def test_transport_writes_reach_plain_socket_whole(flavor, mode):
+    """Many writes of assorted sizes, then loseConnection: a plain socket
+    reading until EOF gets exactly the concatenation."""
+    rng = random.Random(mode)
+    if mode == "small writes":
+        pieces = [bytes([i % 256]) * rng.randint(1, 20) for i in range(5000)]
+    elif mode == "writeSequence":
+        pieces = [stream(rng.randint(1, 3000), i) for i in range(500)]
+    else:
+        pieces = [stream(rng.choice([1, 10, 70_000, 300_000]), i) for i in range(40)]
+    expected = b"".join(pieces)
+
+    class Sender(flavor.protocol.Protocol):
+        def connectionMade(self):
+            if mode == "writeSequence":
+                for i in range(0, len(pieces), 50):
+                    self.transport.writeSequence(pieces[i : i + 50])
+            else:
+                for piece in pieces:
+                    self.transport.write(piece)
+            self.transport.loseConnection()
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Sender), interface="127.0.0.1"
+    )
+    got = []
+
+    def reader():
+        chunks = []
+        with socket.create_connection(
+            ("127.0.0.1", port.getHost().port), timeout=10
+        ) as s:
+            while True:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        got.append(b"".join(chunks))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        spin(flavor.reactor, lambda: got)
+    finally:
+        thread.join(10)
+    assert len(got[0]) == len(expected)
+    assert got[0] == expected
+    stop_listening(flavor.reactor, port)
+
+
+def test_both_directions_at_once(flavor):
+    """Each end writes 2 MiB while reading the other's 2 MiB: neither side
+    deadlocks and both get the exact stream."""
+    size = 2 << 20
+    a_data, b_data = stream(size, 10), stream(size, 11)
+    results = {}
+
+    def make(name, outgoing):
+        class Side(flavor.protocol.Protocol):
+            def connectionMade(self):
+                self.chunks = []
+                for i in range(0, size, 50_000):
+                    self.transport.write(outgoing[i : i + 50_000])
+
+            def dataReceived(self, data):
+                self.chunks.append(data)
+                if sum(map(len, self.chunks)) == size:
+                    results[name] = b"".join(self.chunks)
+                    self.transport.loseConnection()
+
+        return Side
+
+    port = flavor.reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(make("server", a_data)),
+        interface="127.0.0.1",
+    )
+    flavor.reactor.connectTCP(
+        "127.0.0.1",
+        port.getHost().port,
+        flavor.protocol.ClientFactory.forProtocol(make("client", b_data)),
+    )
+    spin(flavor.reactor, lambda: len(results) == 2)
+    assert results["server"] == b_data
+    assert results["client"] == a_data
+    stop_listening(flavor.reactor, port)
