@@ -494,3 +494,31 @@ def test_client_connection_failed_raising_is_logged(reactor, caplog):
     records = unhandled_records(caplog)
     assert len(records) == 1
     assert "UnicodeError: in clientConnectionFailed" in record_text(records[0])
+
+
+@pytest.mark.parametrize("close", ["abortConnection", "loseConnection"])
+def test_close_then_raise_in_data_received(flavor, close):
+    """dataReceived closing the transport and then raising: connectionLost
+    runs once, with the exception as its reason."""
+    protocol = flavor.protocol
+    log = []
+
+    class Server(protocol.Protocol):
+        def dataReceived(self, data):
+            getattr(self.transport, close)()
+            raise ValueError("after " + close)
+
+        def connectionLost(self, reason):
+            log.append((reason.type, str(reason.value)))
+
+    class Client(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"go")
+
+    with logged_failures(flavor) as failures:
+        port = pair(flavor, Server, Client)
+        spin(flavor.reactor, lambda: log)
+        wait(flavor.reactor, 0.05)
+    assert log == [(ValueError, "after " + close)]
+    assert [f.type for f in failures] == [ValueError]
+    stop_listening(flavor.reactor, port)

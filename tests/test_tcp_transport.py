@@ -603,3 +603,27 @@ def test_many_connections_keep_their_own_data(reactor):
         assert results[b"%04d" % i] == b"%04d" % i + bytes([i]) * (1000 * i)
     stop_listening(reactor, port)
     gc.collect()
+
+
+def test_peer_address_inside_connection_lost(flavor):
+    """getPeer() still answers inside connectionLost, on both ends, and
+    write(b"") is a no-op."""
+    seen = []
+
+    class Record(flavor.protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"")
+            self.peer = self.transport.getPeer()
+
+        def connectionLost(self, reason):
+            seen.append(self.transport.getPeer() == self.peer)
+
+    class Closer(Record):
+        def connectionMade(self):
+            super().connectionMade()
+            self.transport.loseConnection()
+
+    port = pair(flavor, Record, Closer)
+    spin(flavor.reactor, lambda: len(seen) == 2)
+    assert seen == [True, True]
+    stop_listening(flavor.reactor, port)
