@@ -519,3 +519,34 @@ def test_client_build_protocol_none_closes(flavor):
     assert events == ["buildProtocol", ("lost", error.ConnectionDone)]
     assert server_events == [error.ConnectionDone]
     stop_listening(flavor.reactor, server)
+
+
+def test_stop_connecting_while_the_socket_is_connecting(flavor):
+    """stopConnecting() while the connect() is in flight (the listener's
+    backlog is full, so it hangs) fails it with UserError at once; nothing
+    else is reported later."""
+    error = flavor.error
+    events = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    number = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", number), timeout=5)
+    try:
+        connector = flavor.reactor.connectTCP(
+            "127.0.0.1", number, recording_factory(flavor, events), timeout=1
+        )
+        flavor.reactor.callLater(0.2, connector.stopConnecting)
+        spin(flavor.reactor, lambda: "stopFactory" in events)
+        waited = []
+        flavor.reactor.callLater(1.2, waited.append, True)
+        spin(flavor.reactor, lambda: waited)
+    finally:
+        filler.close()
+        listener.close()
+    assert events == [
+        "startFactory",
+        ("startedConnecting", "connecting"),
+        ("failed", "disconnected", error.UserError, "User aborted connection."),
+        "stopFactory",
+    ]
