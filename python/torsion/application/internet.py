@@ -22,6 +22,7 @@ from torsion.internet.defer import (
     maybeDeferred,
     succeed,
 )
+from torsion.internet.interfaces import IProtocol
 from torsion.logger import Logger
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -444,7 +445,10 @@ _TRANSITIONS: dict[tuple[str, str], tuple[str, str | None, bool]] = {
     ("Stopped", "whenConnected"): ("Stopped", "_notGoingToConnect", False),
 }
 
-_RETURNS_DEFERRED = {"stop": "Deferred[None]", "whenConnected": "Deferred[IProtocol]"}
+_RETURNS_DEFERRED = {
+    "stop": f"{Deferred.__module__}.Deferred[None]",
+    "whenConnected": f"{Deferred.__module__}.Deferred[{IProtocol!r}]",
+}
 
 
 class _ClientMachine:
@@ -483,7 +487,7 @@ class _ClientMachine:
             if symbol in _RETURNS_DEFERRED:
                 raise RuntimeError(
                     f"attempting to reentrantly run _Client.{symbol} but it wants "
-                    f"to return {_RETURNS_DEFERRED[symbol]!r} not None"
+                    f"to return {_RETURNS_DEFERRED[symbol]} not None"
                 )
             self._postponed.append(lambda: self._input(symbol, *args))
             return None
