@@ -627,3 +627,68 @@ def test_peer_address_inside_connection_lost(flavor):
     spin(flavor.reactor, lambda: len(seen) == 2)
     assert seen == [True, True]
     stop_listening(flavor.reactor, port)
+
+
+def test_peer_reset_is_connection_lost(flavor):
+    """A peer that resets (SO_LINGER 0, then close) gives connectionLost a
+    ConnectionLost, after any data it sent first."""
+    import struct
+
+    log = []
+
+    class Server(flavor.protocol.Protocol):
+        def dataReceived(self, data):
+            log.append(data)
+
+        def connectionLost(self, reason):
+            log.append(reason.type)
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Server), interface="127.0.0.1"
+    )
+    peer = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    peer.sendall(b"hello")
+    spin(flavor.reactor, lambda: log)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    spin(flavor.reactor, lambda: len(log) == 2)
+    assert log == [b"hello", flavor.error.ConnectionLost]
+    stop_listening(flavor.reactor, port)
+
+
+def test_writing_to_a_reset_peer_is_connection_lost(flavor):
+    """Writing to a peer that has reset: the error surfaces later as
+    connectionLost(ConnectionLost), never from write() itself."""
+    import struct
+
+    log = []
+    servers = []
+
+    class Server(flavor.protocol.Protocol):
+        def connectionMade(self):
+            servers.append(self)
+
+        def connectionLost(self, reason):
+            log.append(reason.type)
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Server), interface="127.0.0.1"
+    )
+    peer = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    spin(flavor.reactor, lambda: servers)
+    servers[0].transport.pauseProducing()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    rounds = []
+
+    def keep_writing():
+        if log or len(rounds) > 500:
+            return
+        rounds.append(True)
+        servers[0].transport.write(b"w" * 10000)
+        flavor.reactor.callLater(0.001, keep_writing)
+
+    keep_writing()
+    spin(flavor.reactor, lambda: log)
+    assert log == [flavor.error.ConnectionLost]
+    stop_listening(flavor.reactor, port)
