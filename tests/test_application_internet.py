@@ -924,3 +924,40 @@ def test_client_service_with_task_react(reactor: Any) -> None:
         task.react(lambda r: defer.ensureDeferred(main(r)), _reactor=reactor)
     assert exit.value.code == 0
     assert events == [("made", 1), ("data", 1, b"react"), ("lost", 1, "ConnectionDone")]
+
+
+def test_client_service_proxy_forwards_interfaces(ns: types.SimpleNamespace) -> None:
+    """The protocol seen by the transport and prepareConnection provides the
+    same interfaces as the factory's protocol and forwards its attributes."""
+    from zope.interface import implementer
+
+    @implementer(ns.interfaces.IHalfCloseableProtocol)
+    class HalfClose(ns.protocol.Protocol):
+        marker = "here"
+
+        def readConnectionLost(self) -> None:
+            pass
+
+        def writeConnectionLost(self) -> None:
+            pass
+
+    seen: list[Any] = []
+    made: list[Any] = []
+    cs = ns.internet.ClientService(
+        fake_connect_endpoint(ns, made),
+        ns.protocol.Factory.forProtocol(HalfClose),
+        clock=ns.task.Clock(),
+        prepareConnection=seen.append,
+    )
+    cs.startService()
+    [proxy] = seen
+    assert proxy is made[0]
+    assert ns.interfaces.IHalfCloseableProtocol.providedBy(proxy)
+    assert ns.interfaces.IProtocol.providedBy(proxy)
+    assert proxy.marker == "here"
+    assert type(proxy) is not HalfClose
+    inner = results(cs.whenConnected())[0]
+    assert type(inner) is HalfClose
+    assert repr(proxy) == f"<_ReconnectingProtocolProxy wrapping {inner!r}>"
+    assert results(cs.stopService()) == []
+    proxy.connectionLost(ns.failure.Failure(ns.error.ConnectionDone()))
