@@ -623,3 +623,50 @@ def test_hostname_endpoint_cancel_while_attempting(flavor):
         filler.close()
         listener.close()
     assert built == []
+
+
+def test_hostname_endpoint_second_address_wins_over_a_hanging_one(flavor):
+    """The first address hangs (full backlog), the second (started
+    attemptDelay later) connects and wins; the hanging attempt is cancelled
+    and its timeout timer removed."""
+    endpoints, protocol = ep(flavor), flavor.protocol
+    listener, filler, number = full_listener()
+    try:
+        server = flavor.reactor.listenTCP(
+            number,
+            protocol.Factory.forProtocol(protocol.Protocol),
+            interface="127.0.0.2",
+        )
+        flavor.reactor.installNameResolver(
+            fixed_resolver(flavor, ["127.0.0.1", "127.0.0.2"], [])
+        )
+        endpoint = endpoints.HostnameEndpoint(
+            flavor.reactor, "race.test", number, attemptDelay=0.05
+        )
+        started = flavor.reactor.seconds()
+        result = outcome(
+            endpoint.connect(protocol.Factory.forProtocol(protocol.Protocol))
+        )
+        run_until(flavor.reactor, lambda: result)
+        elapsed = flavor.reactor.seconds() - started
+        assert result[0][0] == "ok"
+        assert result[0][1].transport.getPeer().host == "127.0.0.2"
+        assert 0.04 <= elapsed < 3
+        assert [c for c in flavor.reactor.getDelayedCalls() if c.active()] == []
+        result[0][1].transport.loseConnection()
+        stop_listening(flavor.reactor, server)
+    finally:
+        filler.close()
+        listener.close()
+
+
+def test_unresolvable_host_is_dns_lookup_error(flavor):
+    """TCP4ClientEndpoint to a name that does not resolve: DNSLookupError."""
+    endpoints = ep(flavor)
+    result = outcome(
+        endpoints.TCP4ClientEndpoint(flavor.reactor, "nonexistent.invalid", 80).connect(
+            flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+        )
+    )
+    run_until(flavor.reactor, lambda: result)
+    assert result[0][1].type is flavor.error.DNSLookupError

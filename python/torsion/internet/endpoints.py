@@ -24,6 +24,7 @@ from unicodedata import normalize
 from zope.interface import directlyProvides, implementer
 
 from torsion.internet import defer, error, interfaces
+from torsion.internet._resolver import HostResolution
 from torsion.internet.address import HostnameAddress, IPv4Address, IPv6Address
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
@@ -31,7 +32,12 @@ from torsion.internet.interfaces import (
     IResolutionReceiver,
 )
 from torsion.internet.protocol import ClientFactory, Factory, Protocol
+from torsion.internet.task import LoopingCall
+from torsion.internet.threads import deferToThread, deferToThreadPool
+from torsion.logger import Logger
 from torsion.python.failure import Failure
+
+_log = Logger()
 
 __all__ = [
     "TCP4ServerEndpoint",
@@ -303,8 +309,6 @@ class TCP6ClientEndpoint:
     def _nameResolution(self, host: str) -> Deferred[Any]:
         if self._deferToThread is not None:
             return self._deferToThread(self._getaddrinfo, host, 0, socket.AF_INET6)
-        from torsion.internet.threads import deferToThreadPool
-
         return deferToThreadPool(
             self._reactor,
             self._reactor.getThreadPool(),
@@ -341,8 +345,6 @@ class _GetaddrinfoNameResolver:
         transportSemantics: str = "TCP",
     ) -> Any:
         """Resolve with the lookup callable; errors end with no addresses."""
-        from torsion.internet._resolver import HostResolution
-
         resolution = HostResolution(hostName)
         resolutionReceiver.resolutionBegan(resolution)
 
@@ -354,9 +356,7 @@ class _GetaddrinfoNameResolver:
                     resolutionReceiver.addressResolved(IPv4Address("TCP", *sockaddr))
 
         def logIt(f: Failure) -> None:
-            from torsion.logger import Logger
-
-            Logger().failure(
+            _log.failure(
                 "while looking up {name} with {callable}",
                 f,
                 name=hostName,
@@ -453,8 +453,6 @@ class HostnameEndpoint:
         args = (self._getaddrinfo, host, port, 0, socket.SOCK_STREAM)
         if self._deferToThread is not None:
             return self._deferToThread(*args)
-        from torsion.internet.threads import deferToThread
-
         return deferToThread(*args)
 
     @staticmethod
@@ -532,8 +530,6 @@ class _Race:
     first success wins."""
 
     def __init__(self, owner: HostnameEndpoint, endpoints: list[Any], factory: Any):
-        from torsion.internet.task import LoopingCall
-
         self._owner = owner
         self._remaining: Iterator[Any] = iter(endpoints)
         self._factory = factory
