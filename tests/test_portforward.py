@@ -48,16 +48,18 @@ def settle(reactor, seconds):
     spin(reactor, lambda: reactor.seconds() >= deadline)
 
 
-def quiesce(reactor, measure, quiet=0.15, timeout=10.0):
+def quiesce(reactor, measure, quiet=0.15, turns=30, timeout=10.0):
     """Run ``reactor`` until ``measure()`` has not changed for ``quiet``
-    seconds (the kernel's buffers between the peers are full)."""
-    state = {"value": measure(), "since": reactor.seconds()}
+    seconds and ``turns`` checks (the kernel's buffers between the peers
+    are full; counting checks keeps a descheduled process from passing)."""
+    state = {"value": measure(), "since": reactor.seconds(), "checks": 0}
 
     def still():
         value, now = measure(), reactor.seconds()
         if value != state["value"]:
-            state.update(value=value, since=now)
-        return now - state["since"] >= quiet
+            state.update(value=value, since=now, checks=0)
+        state["checks"] += 1
+        return now - state["since"] >= quiet and state["checks"] >= turns
 
     spin(reactor, still, timeout)
 
