@@ -862,3 +862,105 @@ def test_limit_connections_by_peer_over_tcp(reactor):
     _connect(ns, port, events, "d")
     spin(reactor, lambda: ("d", b"hello") in events)
     stopListening(reactor, port)
+
+
+def test_timeout_mixin_over_tcp(net):
+    """A TimeoutMixin protocol on the real reactor: data resets the
+    countdown; once idle, the server closes and the client sees
+    ConnectionDone."""
+    events = []
+    reactor = net.reactor
+
+    class Idle(net.policies.TimeoutMixin, net.protocol.Protocol):
+        callLater = reactor.callLater
+
+        def connectionMade(self):
+            self.setTimeout(0.1)
+
+        def dataReceived(self, data):
+            events.append(("server", data))
+            self.resetTimeout()
+
+        def connectionLost(self, reason):
+            events.append(("server", reason.type.__name__))
+            self.setTimeout(None)
+
+    factory = net.protocol.Factory.forProtocol(Idle)
+    factory.noisy = False
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    clients = _connect(net, port, events, "client")
+    spin(reactor, lambda: clients and clients[0].transport is not None)
+    sends = []
+
+    def send():
+        if len(sends) < 3:
+            sends.append(reactor.seconds())
+            clients[0].transport.write(b"k")
+            reactor.callLater(0.05, send)
+
+    send()
+    spin(reactor, lambda: ("client", "ConnectionDone") in events, timeout=5)
+    spin(reactor, lambda: ("server", "ConnectionDone") in events, timeout=5)
+    assert [e for e in events if e[0] == "server"] == [
+        ("server", b"k"),
+        ("server", b"k"),
+        ("server", b"k"),
+        ("server", "ConnectionDone"),
+    ]
+    stopListening(reactor, port)
+
+
+def test_producer_registered_through_wrapper_is_paused_by_transport(net):
+    """A wrapped protocol's streaming producer, registered on the wrapper,
+    is paused by the real transport once over 64 KiB is queued to a peer
+    that does not read, resumed when the peer reads, stopped at the end."""
+    states = []
+
+    @implementer(net.interfaces.IPushProducer)
+    class Pump(net.protocol.Protocol):
+        def connectionMade(self):
+            self.transport.registerProducer(self, True)
+            self.transport.write(b"z" * (8 * 1024 * 1024))
+
+        def pauseProducing(self):
+            states.append("pause")
+
+        def resumeProducing(self):
+            states.append("resume")
+
+        def stopProducing(self):
+            states.append("stop")
+
+    factory = net.policies.WrappingFactory(net.protocol.Factory.forProtocol(Pump))
+    factory.noisy = False
+    port = net.reactor.listenTCP(0, factory, interface="127.0.0.1")
+
+    class Sink(net.protocol.Protocol):
+        def connectionMade(self):
+            self.size = 0
+            self.transport.pauseProducing()
+
+        def dataReceived(self, data):
+            self.size += len(data)
+
+    sinks = []
+
+    class F(net.protocol.ClientFactory):
+        noisy = False
+
+        def buildProtocol(self, addr):
+            sinks.append(Sink())
+            return sinks[-1]
+
+    net.reactor.connectTCP("127.0.0.1", port.getHost().port, F())
+    spin(net.reactor, lambda: states)
+    assert states == ["pause"]
+    (wrapper,) = factory.protocols
+    assert wrapper.transport.producer is wrapper.wrappedProtocol
+    sinks[0].transport.resumeProducing()
+    spin(net.reactor, lambda: sinks[0].size == 8 * 1024 * 1024)
+    spin(net.reactor, lambda: states == ["pause", "resume"])
+    sinks[0].transport.loseConnection()
+    spin(net.reactor, lambda: not factory.protocols)
+    assert states == ["pause", "resume", "stop"]
+    stopListening(net.reactor, port)
