@@ -11,13 +11,6 @@ from typing import Any
 import pytest
 from conftest import run_until
 
-
-def _rustBug(request: Any, flavor: Any, reason: str) -> None:
-    """Mark the torsion run of a parity test as a known (strict) Rust bug."""
-    if flavor.name == "torsion":
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 # the DelayedCall object
 
 
@@ -84,13 +77,6 @@ def test_cancelled_call_refuses_changes(flavor, method, args):
 def test_already_error_is_the_bare_class(flavor, request, state):
     """Twisted raises AlreadyCancelled/AlreadyCalled with no arguments:
     str() is exactly the class message."""
-    _rustBug(
-        request,
-        flavor,
-        "Rust DelayedCall raises AlreadyCancelled/AlreadyCalled with a repr "
-        "of the call as argument: str() gets ': <DelayedCall [...] ...>' "
-        "appended and args is not ()",
-    )
     reactor = flavor.reactor
     call = reactor.callLater(0, lambda: None)
     if state == "cancelled":
@@ -178,11 +164,6 @@ def test_negative_delay_is_refused(flavor):
     assert flavor.reactor.getDelayedCalls() == []
 
 
-@pytest.mark.xfail(
-    reason="Rust callLater formats the f64 delay, not the Python object: "
-    "'-1' for -1.0, 'NaN' for nan, '-0.0000001' for -1e-07",
-    strict=True,
-)
 def test_negative_float_delay_message_matches_twisted(reactor):
     """The AssertionError text uses Python's str() of the delay, as Twisted's."""
     for delay, text in [(-1.0, "-1.0"), (float("nan"), "nan"), (-1e-07, "-1e-07")]:
@@ -194,12 +175,6 @@ def test_negative_float_delay_message_matches_twisted(reactor):
 def test_delayedcall_is_hashable(flavor, request):
     """DelayedCalls hash and compare equal by identity, so they can be kept
     in sets and dict keys (Twisted's define only __lt__/__le__)."""
-    _rustBug(
-        request,
-        flavor,
-        "torsion._torsion.DelayedCall defines __lt__/__le__ but no __hash__, "
-        "so pyo3 makes it unhashable: hash(call) raises TypeError",
-    )
     reactor = flavor.reactor
     a = reactor.callLater(1, lambda: None)
     b = reactor.callLater(1, lambda: None)

@@ -26,11 +26,12 @@ pub struct DelayedCall {
     pub(crate) called: bool,
 }
 
-fn twisted_error(py: Python<'_>, name: &str, arg: &str) -> PyErr {
+fn twisted_error(py: Python<'_>, name: &str) -> PyErr {
+    // Twisted raises these classes bare: no arguments.
     match py
         .import("torsion.internet.error")
         .and_then(|m| m.getattr(name))
-        .and_then(|cls| cls.call1((arg,)))
+        .and_then(|cls| cls.call0())
     {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
@@ -51,10 +52,10 @@ fn seconds_to_ns(seconds: f64) -> u64 {
 impl DelayedCall {
     fn check_pending(&self, py: Python<'_>) -> PyResult<()> {
         if self.cancelled {
-            return Err(twisted_error(py, "AlreadyCancelled", &repr_short(self)));
+            return Err(twisted_error(py, "AlreadyCancelled"));
         }
         if self.called {
-            return Err(twisted_error(py, "AlreadyCalled", &repr_short(self)));
+            return Err(twisted_error(py, "AlreadyCalled"));
         }
         Ok(())
     }
@@ -81,15 +82,6 @@ impl DelayedCall {
         slf.borrow_mut().handle = new_handle;
         Ok(())
     }
-}
-
-fn repr_short(dc: &DelayedCall) -> String {
-    format!(
-        "<DelayedCall [{:.6}] called={} cancelled={}>",
-        dc.time,
-        i32::from(dc.called),
-        i32::from(dc.cancelled)
-    )
 }
 
 #[pymethods]
@@ -196,6 +188,11 @@ impl DelayedCall {
             }
         }
         Self::requeue(slf)
+    }
+
+    /// Hashes by identity (defining ordering would otherwise drop it).
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        (slf.as_ptr() as isize) >> 4
     }
 
     fn __lt__(&self, other: PyRef<'_, Self>) -> bool {

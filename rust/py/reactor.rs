@@ -442,15 +442,18 @@ impl ReactorBase {
     #[pyo3(name = "callLater", signature = (delay, f, *args, **kw))]
     fn call_later(
         slf: &Bound<'_, Self>,
-        delay: f64,
+        delay: &Bound<'_, PyAny>,
         f: Bound<'_, PyAny>,
         args: Bound<'_, PyTuple>,
         kw: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Py<DelayedCall>> {
         let py = slf.py();
+        let delay_obj = delay;
+        let delay: f64 = delay_obj.extract()?;
         if delay.is_nan() || delay < 0.0 {
             return Err(PyAssertionError::new_err(format!(
-                "{delay} is not greater than or equal to 0 seconds"
+                "{} is not greater than or equal to 0 seconds",
+                delay_obj.str()?
             )));
         }
         let deadline = slf.borrow().now_ns().saturating_add(delay_to_ns(delay));
