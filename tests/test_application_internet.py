@@ -3,6 +3,7 @@ ClientService, over loopback sockets, each scenario also run on Twisted's."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import types
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from torsion.internet.testing import flushLoggedErrors
 def _noLeftoverErrors() -> Iterator[None]:
     flushLoggedErrors()
     yield
+    gc.collect()
     assert flushLoggedErrors() == []
 
 
