@@ -46,6 +46,13 @@ classImplements(_torsion.DelayedCall, IDelayedCall)
 
 _NO_FILEDESC = error.ConnectionFdescWentAway("File descriptor lost")
 
+# As Twisted, a descriptor ended by ConnectionDone/ConnectionLost gets one
+# shared Failure of a fresh instance, not the exception doRead returned.
+_SHARED_REASONS = {
+    error.ConnectionDone: _hooks.reasonDone,
+    error.ConnectionLost: _hooks.reasonLost,
+}
+
 
 @implementer(
     IReactorCore,
@@ -231,17 +238,17 @@ class TorsionReactor(_torsion.ReactorBase):
         self.removeReader(selectable)
         if isinstance(why, Failure):
             why = why.value
-        if why.__class__ in (error.ConnectionDone, error.ConnectionLost):
-            f = Failure(why)
+        shared = _SHARED_REASONS.get(why.__class__)
+        if shared is not None:
             if (
                 isRead
                 and why.__class__ is error.ConnectionDone
                 and IHalfCloseableDescriptor.providedBy(selectable)
             ):
-                selectable.readConnectionLost(f)
+                selectable.readConnectionLost(shared)
                 return
             self.removeWriter(selectable)
-            selectable.connectionLost(f)
+            selectable.connectionLost(shared)
         else:
             self.removeWriter(selectable)
             selectable.connectionLost(Failure(why))
