@@ -58,11 +58,21 @@ def run(
     return pytester.runpytest(*args)
 
 
+PREIMPORT = """
+import torsion.internet._reactor
+import torsion.internet.testing
+"""
+
+
 def runSubprocess(
     pytester: pytest.Pytester, source: str, ini: str = "", *args: str
 ) -> Any:
-    """Run ``source`` in a child pytest and return its RunResult."""
-    write(pytester, source, ini)
+    """Run ``source`` in a child pytest and return its RunResult.
+
+    The child imports the reactor before any test starts, so that a short
+    pytest-timeout limit is not spent loading the extension.
+    """
+    write(pytester, source, ini, conftest=PREIMPORT)
     return pytester.runpytest_subprocess(*args, timeout=120)
 
 
@@ -333,11 +343,11 @@ def test_zero_torsion_timeout_means_no_limit(pytester: pytest.Pytester) -> None:
         def test_after(reactor):
             assert reactor.getDelayedCalls() == []
         """,
-        "timeout = 0.5\ntorsion_timeout = 0\n",
+        "timeout = 1\ntorsion_timeout = 0\n",
     )
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
-        ["FAILED test_it.py::test_hang - Failed: Timeout (>0.5s) from pytest-timeout."]
+        ["FAILED test_it.py::test_hang - Failed: Timeout (>1.0s) from pytest-timeout."]
     )
 
 
@@ -491,6 +501,61 @@ def test_global_reactor_mode(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_fresh_mode_timeout_points_at_the_global_reactor(
+    pytester: pytest.Pytester,
+) -> None:
+    """A fresh-mode test whose work sits on the global reactor times out
+    with a hint naming the fixture and the global mode."""
+    result = runSubprocess(
+        pytester,
+        """
+        from torsion.internet import task
+
+        def test_uses_global():
+            from torsion.internet import reactor
+            return task.deferLater(reactor, 0.01, lambda: None)
+        """,
+        "torsion_timeout = 0.2\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   torsion.internet.defer.TimeoutError: test_it.py::test_uses_global "
+            "did not finish within 0.2 seconds; it ran on a fresh reactor while "
+            "the global torsion.internet.reactor has pending work: take the "
+            "`reactor` fixture, or set torsion_reactor = global"
+        ]
+    )
+
+
+def test_fresh_reactor_thread_pool_is_stopped(pytester: pytest.Pytester) -> None:
+    """The thread pool of a fresh reactor is stopped after its test."""
+    result = run(
+        pytester,
+        """
+        import threading
+        import conftest
+        from torsion.internet import threads
+
+        def poolThreads():
+            return sorted(
+                t.name for t in threading.enumerate() if "PoolThread" in t.name
+            )
+
+        conftest.box["threads"] = poolThreads
+
+        async def test_thread(reactor):
+            pool = reactor.getThreadPool()
+            value = await threads.deferToThreadPool(reactor, pool, lambda: 3)
+            assert value == 3
+            assert poolThreads() == ["PoolThread-torsion.internet.reactor-0"]
+        """,
+        conftest=RECORDER,
+    )
+    result.assert_outcomes(passed=1)
+    assert recorded(pytester) == {"threads": []}
+
+
 def test_bad_reactor_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     """Unknown torsion_reactor values stop pytest with a usage error."""
     result = run(pytester, "def test_x(): pass\n", "torsion_reactor = bogus\n")
@@ -536,6 +601,9 @@ def test_pending_delayed_call_is_reported_and_cancelled(
             "DelayedCalls: (cancel them before the test ends)",
             "<DelayedCall 0x* called=0 cancelled=0 print('never')>",
         ]
+    )
+    result.stdout.fnmatch_lines(
+        ["ERROR test_it.py::test_dirty - torsion.testing_plugin.DirtyReactorError: *"]
     )
     assert recorded(pytester) == {"cancelled": 1}
 

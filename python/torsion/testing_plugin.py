@@ -40,7 +40,10 @@ _OTHER_ASYNC_MARKERS = ("asyncio", "anyio", "trio")
 _MISSING = object()
 
 
-class DirtyReactorError(pytest.fail.Exception):
+_Failed: Any = pytest.fail.Exception
+
+
+class DirtyReactorError(_Failed):
     """A test left DelayedCalls, connections, ports or logged errors behind."""
 
 
@@ -287,6 +290,7 @@ def _waitFor(item: pytest.Function, kwargs: dict[str, Any], result: Any) -> None
     if isGlobal:
         reactor.stop = reactor.crash
     finishedInTime = False
+    hint = ""
     try:
         reactor.run(installSignalHandlers=False)
     finally:
@@ -301,6 +305,7 @@ def _waitFor(item: pytest.Function, kwargs: dict[str, Any], result: Any) -> None
             reactor.crash()
         finishedInTime = bool(outcome)
         if not outcome:
+            hint = _globalHint(item, reactor) if timedOut else ""
             _abandon(reactor, holder, result, startTrigger)
     if finishedInTime:
         _raiseIfFailure(outcome[0], Failure)
@@ -311,8 +316,7 @@ def _waitFor(item: pytest.Function, kwargs: dict[str, Any], result: Any) -> None
         if fromPytestTimeout:
             _disarmPytestTimeout(item)
         raise defer.TimeoutError(
-            f"{item.nodeid} did not finish within {timeout:g} seconds"
-            + _globalHint(item, reactor)
+            f"{item.nodeid} did not finish within {timeout:g} seconds{hint}"
         ) from cause
     raise RuntimeError(
         f"the reactor stopped before {item.nodeid} finished: reactor.stop() or "
@@ -359,7 +363,7 @@ def _globalHint(item: pytest.Item, reactor: Any) -> str:
     )
 
 
-def _raiseIfFailure(value: Any, failureType: type) -> None:
+def _raiseIfFailure(value: Any, failureType: type[Any]) -> None:
     __tracebackhide__ = True
     if isinstance(value, failureType):
         exc = value.value
