@@ -197,6 +197,44 @@ def test_before_shutdown_deferred_delays_shutdown(flavor):
     assert 0.04 <= elapsed < 5
 
 
+def test_before_startup_deferred_delays_running(flavor):
+    """A "before" startup trigger returning a Deferred keeps ``running``
+    False (timers still run) until it fires; callWhenRunning calls made
+    meanwhile run once started."""
+    reactor = flavor.reactor
+    events = []
+    waiting = flavor.defer.Deferred()
+
+    def before():
+        events.append(("before", reactor.running))
+        reactor.callLater(
+            0.02,
+            lambda: (events.append(("timer", reactor.running)), waiting.callback(None)),
+        )
+        return waiting
+
+    def whenRunning():
+        events.append(("running", reactor.running))
+        reactor.callWhenRunning(events.append, "nested")
+        reactor.stop()
+
+    reactor.addSystemEventTrigger("before", "startup", before)
+    reactor.callWhenRunning(whenRunning)
+    reactor.addSystemEventTrigger(
+        "before",
+        "startup",
+        lambda: reactor.callWhenRunning(events.append, "added while starting"),
+    )
+    _run(reactor)
+    assert events == [
+        ("before", False),
+        ("timer", False),
+        ("running", True),
+        "nested",
+        "added while starting",
+    ]
+
+
 def test_removeSystemEventTrigger(flavor):
     """A removed trigger does not run; removing it again is a ValueError."""
     reactor = flavor.reactor
