@@ -350,6 +350,30 @@ def test_stop_from_a_thread(flavor):
     assert events == ["after"]
 
 
+def test_stop_inside_a_timer(flavor):
+    """stop() inside a timer: the other timers due in that turn still run,
+    then shutdown; a timer added by a shutdown trigger stays pending."""
+    reactor = flavor.reactor
+    events = []
+
+    def first():
+        events.append("first")
+        reactor.stop()
+        events.append(("after stop", reactor.running))
+
+    reactor.callLater(0, first)
+    reactor.callLater(0, events.append, "second")
+    reactor.addSystemEventTrigger(
+        "before",
+        "shutdown",
+        lambda: (events.append("before"), reactor.callLater(0, events.append, "late")),
+    )
+    reactor.addSystemEventTrigger("after", "shutdown", events.append, "after")
+    _run(reactor)
+    assert events == ["first", ("after stop", True), "second", "before", "after"]
+    assert len(reactor.getDelayedCalls()) == 1
+
+
 # iterate()
 
 
@@ -422,6 +446,25 @@ def test_iterate_runs_thread_calls_then_timers_then_io(flavor):
         ("turn", 2),
         "read",
     ]
+
+
+def test_reentrant_iterate_from_a_timer(flavor):
+    """iterate() called inside a timer runs the rest of the due timers
+    and then the timer added just before, as Twisted does."""
+    reactor = flavor.reactor
+    events = []
+
+    def outer():
+        events.append("outer")
+        reactor.callLater(0, events.append, "inner timer")
+        reactor.iterate(0)
+        events.append("outer done")
+
+    reactor.callLater(0, outer)
+    reactor.callLater(0, events.append, "sibling")
+    reactor.iterate(0)
+    reactor.iterate(0)
+    assert events == ["outer", "sibling", "inner timer", "outer done"]
 
 
 def test_iterate_waits_at_most_delay(flavor):
