@@ -15,6 +15,16 @@ from conftest import run_until
 from zope.interface import implementer
 
 
+@pytest.fixture(autouse=True)
+def _flushLoggedErrors():
+    """Errors these tests provoke on purpose are checked where they matter;
+    drop them afterwards so they do not reach later tests' collectors."""
+    yield
+    from torsion.internet.testing import flushLoggedErrors
+
+    flushLoggedErrors()
+
+
 class Descriptor:
     """A reader/writer around one end of a socketpair that records every
     call; ``onRead``/``onWrite`` decide what doRead/doWrite do."""

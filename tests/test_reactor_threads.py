@@ -15,6 +15,16 @@ import pytest
 from conftest import run_until
 
 
+@pytest.fixture(autouse=True)
+def _flushLoggedErrors():
+    """Errors these tests provoke on purpose are checked where they matter;
+    drop them afterwards so they do not reach later tests' collectors."""
+    yield
+    from torsion.internet.testing import flushLoggedErrors
+
+    flushLoggedErrors()
+
+
 def _run(reactor) -> None:
     reactor.run(installSignalHandlers=False)
 
