@@ -68,7 +68,9 @@ def nextMessage(command: Command) -> str:
 
 
 @contextmanager
-def running(*args: str, stopWith: int = signal.SIGTERM) -> Iterator[Command]:
+def running(
+    *args: str, stopWith: int = signal.SIGTERM, ipv6: bool = False
+) -> Iterator[Command]:
     """Start ``python -m torsion ARGS``; wait for its listening line; on
     leaving, signal it and require exit status 0 within 2 seconds with
     "stopping" and "stopped" as its last log lines."""
@@ -82,7 +84,8 @@ def running(*args: str, stopWith: int = signal.SIGTERM) -> Iterator[Command]:
     try:
         command = Command(process)
         first = nextMessage(command)
-        match = re.fullmatch(r"\w+ listening on 127\.0\.0\.1:(\d+).*", first)
+        host = r"\[::1\]" if ipv6 else r"127\.0\.0\.1"
+        match = re.fullmatch(rf"\w+ listening on {host}:(\d+).*", first)
         assert match, first
         command.port = int(match[1])
         command.listening = first
@@ -144,6 +147,17 @@ def test_echo_round_trip_and_connection_log():
         assert nextMessage(cmd) == (
             f"connection from {name} closed: Connection was closed cleanly."
         )
+
+
+def test_echo_on_ipv6_endpoint():
+    """A tcp6 endpoint string (escaped colons) listens on ::1."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with running("echo", "--listen", r"tcp6:0:interface=\:\:1", ipv6=True) as cmd:
+        assert cmd.listening == f"echo listening on [::1]:{cmd.port}"
+        with socket.create_connection(("::1", cmd.port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"six")
+            assert recvExactly(sock, 3) == b"six"
 
 
 class LineClient:

@@ -255,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def listening(port: Any) -> None:
         address = port.getHost()
-        where = f"{address.host}:{address.port}"
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        where = f"{host}:{address.port}"
         if args.command == "portforward":
             host, target = args.target
             _log.info(
