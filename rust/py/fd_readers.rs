@@ -159,7 +159,8 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         let mut scratch = std::mem::take(&mut r.fds.scratch);
         if let Err(e) = r.fds.set.ready(&mut scratch) {
             drop(r);
-            if let Ok(h) = slf.borrow().hooks() {
+            let hooks = slf.borrow().hooks();
+            if let Ok(h) = hooks {
                 h.report(
                     py,
                     PyErr::from(e),

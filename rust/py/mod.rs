@@ -5,5 +5,6 @@ pub mod dispatch;
 pub mod fd_readers;
 pub mod port;
 pub mod reactor;
+pub mod relay;
 pub mod thread_calls;
 pub mod transport;

@@ -20,11 +20,28 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
 use crate::py::reactor::{ReactorBase, Source};
+use crate::py::relay;
 
 /// Bytes read per recv: Twisted's bufferSize.
 const READ_SIZE: usize = 65536;
 /// A streaming producer is paused once more than this is queued.
-const HIGH_WATER: usize = 65536;
+pub const HIGH_WATER: usize = 65536;
+
+/// A queued buffer: a caller's bytes object (never copied), or bytes the
+/// relay read and could not send at once.
+pub enum Chunk {
+    Py(PyBackedBytes),
+    Owned(Box<[u8]>),
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Chunk::Py(b) => b.as_ref(),
+            Chunk::Owned(b) => b,
+        }
+    }
+}
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
@@ -40,30 +57,46 @@ pub enum ConnState {
 #[pyclass(subclass, module = "torsion._torsion")]
 pub struct TCPTransport {
     reactor: Py<ReactorBase>,
-    fd: RawFd,
+    pub(crate) fd: RawFd,
     token: Option<usize>,
-    state: ConnState,
+    pub(crate) state: ConnState,
     was_connected: bool,
-    reading: bool,
+    pub(crate) reading: bool,
     /// The poller reported end-of-stream or an error: a short read does
     /// not mean the socket is drained, the EOF is still to be read.
     peer_closed: bool,
     writing: bool,
     in_dirty: bool,
-    disconnecting: bool,
-    aborting: bool,
-    write_disconnecting: bool,
-    write_disconnected: bool,
-    queue: WriteQueue<PyBackedBytes>,
+    pub(crate) disconnecting: bool,
+    pub(crate) aborting: bool,
+    pub(crate) write_disconnecting: bool,
+    pub(crate) write_disconnected: bool,
+    pub(crate) queue: WriteQueue<Chunk>,
     protocol: Option<Py<PyAny>>,
-    producer: Option<Py<PyAny>>,
+    pub(crate) producer: Option<Py<PyAny>>,
     streaming: bool,
     producer_paused: bool,
     on_connect: Option<Py<PyAny>>,
     on_lost: Option<Py<PyAny>>,
+    /// The partner transport while relaying (see relay.rs).
+    pub(crate) relay: Option<Py<TCPTransport>>,
+    /// Relaying: stopped reading because the partner's queue is full.
+    pub(crate) relay_throttled: bool,
+    /// Relaying: this side's peer has finished sending.
+    pub(crate) relay_read_eof: bool,
     peer: Option<SocketAddr>,
     peer_obj: Option<Py<PyAny>>,
     host_obj: Option<Py<PyAny>>,
+}
+
+/// Queues a flush of `tr` (whose borrow the caller holds as `me`).
+pub(crate) fn schedule_flush_of(tr: &Bound<'_, TCPTransport>, me: &mut TCPTransport) {
+    TCPTransport::schedule_flush(tr, me);
+}
+
+/// `tr.loseConnection()` from Rust.
+pub(crate) fn lose_connection_of(tr: &Bound<'_, TCPTransport>) {
+    let _ = TCPTransport::lose_connection(tr, None);
 }
 
 impl TCPTransport {
@@ -123,7 +156,7 @@ impl TCPTransport {
     }
 
     fn queue_bytes(me: &mut Self, data: &Bound<'_, PyBytes>) {
-        me.queue.push(PyBackedBytes::from(data.clone()));
+        me.queue.push(Chunk::Py(PyBackedBytes::from(data.clone())));
     }
 
     /// The producer to pause if the queue passed the high-water mark.
@@ -182,6 +215,9 @@ impl TCPTransport {
             producer_paused: false,
             on_connect: None,
             on_lost: None,
+            relay: None,
+            relay_throttled: false,
+            relay_read_eof: false,
             peer: None,
             peer_obj: None,
             host_obj: None,
@@ -440,6 +476,20 @@ impl TCPTransport {
         true
     }
 
+    /// torsion extension: forward everything this transport reads to
+    /// `other` and the reverse, in Rust, until either side closes.
+    #[pyo3(name = "startRelay")]
+    fn start_relay(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<()> {
+        let reactor = slf.borrow().reactor.bind(slf.py()).clone();
+        relay::start(&reactor, slf, other)
+    }
+
+    /// The transport this one relays to, if any.
+    #[getter(_relayPeer)]
+    fn relay_peer(&self, py: Python<'_>) -> Option<Py<TCPTransport>> {
+        self.relay.as_ref().map(|r| r.clone_ref(py))
+    }
+
     /// The socket's descriptor, or -1 once closed.
     fn fileno(&self) -> RawFd {
         if self.state == ConnState::Disconnected {
@@ -595,6 +645,7 @@ impl TCPTransport {
         visit.call(&self.producer)?;
         visit.call(&self.on_connect)?;
         visit.call(&self.on_lost)?;
+        visit.call(&self.relay)?;
         visit.call(&self.peer_obj)?;
         visit.call(&self.host_obj)?;
         Ok(())
@@ -605,6 +656,7 @@ impl TCPTransport {
         self.producer = None;
         self.on_connect = None;
         self.on_lost = None;
+        self.relay = None;
         self.peer_obj = None;
         self.host_obj = None;
     }
@@ -672,13 +724,18 @@ pub fn close(
     reason: &Bound<'_, PyAny>,
     orderly: bool,
 ) {
-    let (producer, protocol, was_connected) = {
+    let (producer, protocol, was_connected, partner) = {
         let mut me = tr.borrow_mut();
         if me.state == ConnState::Disconnected {
             return;
         }
         let was_connected = me.state == ConnState::Connected;
-        (me.producer.take(), me.protocol.take(), was_connected)
+        (
+            me.producer.take(),
+            me.protocol.take(),
+            was_connected,
+            me.relay.take(),
+        )
     };
     let (_on_connect, on_lost) = teardown(py, reactor, tr, orderly);
     let Ok(hooks) = reactor.borrow().hooks() else {
@@ -703,6 +760,9 @@ pub fn close(
                 hooks.report(py, e, None);
             }
         }
+    }
+    if let Some(partner) = partner {
+        relay::partner_closed(partner.bind(py));
     }
 }
 
@@ -786,13 +846,20 @@ fn finish_connect(
 
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
-    let (fd, peer_closed) = {
+    let (fd, peer_closed, partner) = {
         let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
         }
-        (me.fd, me.peer_closed)
+        (
+            me.fd,
+            me.peer_closed,
+            me.relay.as_ref().map(|r| r.clone_ref(py)),
+        )
     };
+    if let Some(partner) = partner {
+        return relay_readable(py, reactor, tr, partner.bind(py), fd, peer_closed);
+    }
     let read = READ_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
         match sys::recv(fd, &mut buf) {
@@ -824,6 +891,47 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             }
         }
         Ok(None) => on_eof(py, reactor, tr, &hooks),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(_) => {
+            let reason = hooks.reason_lost.bind(py).clone();
+            close(py, reactor, tr, &reason, true);
+        }
+    }
+}
+
+/// One read on a relaying transport, forwarded to its partner.
+fn relay_readable(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    partner: &Bound<'_, TCPTransport>,
+    fd: RawFd,
+    peer_closed: bool,
+) {
+    let read = READ_BUF.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        match sys::recv(fd, &mut buf) {
+            Ok(0) => Ok((0, false)),
+            Ok(n) => Ok((n, relay::send_or_queue(partner, &buf[..n]))),
+            Err(e) => Err(e),
+        }
+    });
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    match read {
+        Ok((0, _)) => relay::read_eof(py, reactor, tr, partner),
+        Ok((n, partner_failed)) => {
+            if partner_failed {
+                let reason = hooks.reason_lost.bind(py).clone();
+                close(py, reactor, partner, &reason, true);
+                return;
+            }
+            relay::throttle_if_full(tr, partner);
+            if n == READ_SIZE || peer_closed {
+                reactor.borrow_mut().ready.push(tr.clone().unbind());
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         Err(_) => {
             let reason = hooks.reason_lost.bind(py).clone();
@@ -869,6 +977,7 @@ enum AfterFlush {
 /// Sends what is queued; when the queue empties, resumes the producer or
 /// completes a pending loseConnection / loseWriteConnection.
 pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
+    let mut drained_partner = None;
     let after = {
         let mut me = tr.borrow_mut();
         me.in_dirty = false;
@@ -881,6 +990,7 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
             Ok(_) if !me.queue.is_empty() => AfterFlush::Nothing,
             Ok(_) => {
                 me.writing = false;
+                drained_partner = me.relay.as_ref().map(|r| r.clone_ref(py));
                 let resume = me.producer.is_some() && (!me.streaming || me.producer_paused);
                 match me.producer.as_ref().map(|p| p.clone_ref(py)) {
                     Some(p) if resume => {
@@ -897,6 +1007,9 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
             }
         }
     };
+    if let Some(partner) = drained_partner {
+        relay::drained(reactor, partner.bind(py));
+    }
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
@@ -919,6 +1032,10 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
         }
         AfterFlush::HalfClose(fd, protocol) => {
             let _ = sys::shutdown(fd, libc::SHUT_WR);
+            if tr.borrow().relay.is_some() || tr.borrow().relay_read_eof {
+                relay::write_shut(py, reactor, tr);
+                return;
+            }
             if let Some(p) = protocol {
                 let p = p.bind(py);
                 if hooks.is_half_closeable(py, p) {

@@ -55,13 +55,33 @@ class ProxyClient(Proxy):
 
     def connectionMade(self) -> None:
         """Pair with the server side, wire flow control both ways, and let the
-        server side read again."""
+        server side read again. When both sides are plain torsion TCP
+        transports and neither protocol overrides dataReceived, the bytes
+        are relayed in Rust instead (torsion's relay, see README)."""
         peer = self.peer
         assert peer is not None
         peer.setPeer(self)
+        if _canRelay(self, peer):
+            self.transport.startRelay(peer.transport)
+            return
         self.transport.registerProducer(peer.transport, True)
         peer.transport.registerProducer(self.transport, True)
         peer.transport.resumeProducing()
+
+
+def _canRelay(client: Proxy, server: Proxy) -> bool:
+    """Whether the relay can carry this pair's bytes unchanged."""
+    try:
+        from torsion._torsion import TCPTransport
+    except ImportError:
+        return False
+    for side in (client, server):
+        if type(side).dataReceived is not Proxy.dataReceived:
+            return False
+        transport = side.transport
+        if not isinstance(transport, TCPTransport) or transport.producer is not None:
+            return False
+    return True
 
 
 class ProxyClientFactory(protocol.ClientFactory[ProxyClient]):

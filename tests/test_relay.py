@@ -1,0 +1,337 @@
+"""The relay (a torsion extension): two TCP transports forwarding bytes to
+each other in Rust, as ProxyFactory uses it. Over loopback, against plain
+blocking sockets driven from threads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+
+import pytest
+from conftest import run_until
+from torsion.internet import error, protocol
+from torsion.protocols import portforward
+
+HIGH_WATER = 64 * 1024
+
+
+class Backend:
+    """A plain listening socket on 127.0.0.1, served by a thread."""
+
+    def __init__(self, serve):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.result: dict = {}
+        self.thread = threading.Thread(target=self._run, args=(serve,), daemon=True)
+        self.thread.start()
+
+    def _run(self, serve):
+        conn, _ = self.listener.accept()
+        with conn:
+            serve(conn, self.result)
+        self.listener.close()
+
+
+def recv_all(sock):
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+class RecordingProxyFactory(portforward.ProxyFactory):
+    """Records the proxy protocols' connectionLost reasons."""
+
+    def __init__(self, host, port, reactor, lost):
+        super().__init__(host, port)
+        self.reactor = reactor
+        factory = self
+
+        class Server(portforward.ProxyServer):
+            def connectionLost(self, reason):
+                lost.append(("server", reason.type))
+                super().connectionLost(reason)
+
+        class ClientFactory(portforward.ProxyClientFactory):
+            class protocol(portforward.ProxyClient):  # noqa: N801
+                def connectionMade(self):
+                    super().connectionMade()
+                    factory.relayed.append(self.transport._relayPeer is not None)
+
+                def connectionLost(self, reason):
+                    lost.append(("client", reason.type))
+                    super().connectionLost(reason)
+
+        Server.clientProtocolFactory = ClientFactory
+        self.protocol = Server
+        self.relayed: list[bool] = []
+
+
+def start_proxy(reactor, backend_port, lost):
+    factory = RecordingProxyFactory("127.0.0.1", backend_port, reactor, lost)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    return factory, port.getHost().port
+
+
+def test_proxy_relays_large_transfer_both_ways(reactor):
+    """5 MiB each way through the relayed proxy arrive intact, and the
+    protocols see one ConnectionDone each when the client closes."""
+    payload = os.urandom(5 * 1024 * 1024)
+
+    def echo(conn, result):
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            conn.sendall(data)
+
+    backend = Backend(echo)
+    lost: list = []
+    factory, proxy_port = start_proxy(reactor, backend.port, lost)
+    got = {}
+
+    def client():
+        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+            sender = threading.Thread(
+                target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))
+            )
+            sender.start()
+            got["data"] = recv_all(s)
+            sender.join()
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    run_until(reactor, lambda: len(lost) == 2, timeout=30)
+    t.join(5)
+    assert factory.relayed == [True]
+    assert hashlib.sha256(got["data"]).digest() == hashlib.sha256(payload).digest()
+    assert sorted(lost) == [
+        ("client", error.ConnectionDone),
+        ("server", error.ConnectionDone),
+    ]
+
+
+def test_half_close_passes_through(reactor):
+    """The client's end of stream reaches the backend as end of stream;
+    the backend can still answer, and then both sides close cleanly."""
+
+    def serve(conn, result):
+        result["request"] = recv_all(conn)
+        conn.sendall(b"answer:" + result["request"])
+
+    backend = Backend(serve)
+    lost: list = []
+    _, proxy_port = start_proxy(reactor, backend.port, lost)
+    got = {}
+
+    def client():
+        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+            s.sendall(b"question")
+            s.shutdown(socket.SHUT_WR)
+            got["reply"] = recv_all(s)
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    run_until(reactor, lambda: len(lost) == 2, timeout=10)
+    t.join(5)
+    assert backend.result["request"] == b"question"
+    assert got["reply"] == b"answer:question"
+    assert sorted(lost) == [
+        ("client", error.ConnectionDone),
+        ("server", error.ConnectionDone),
+    ]
+
+
+def test_stalled_backend_bounds_the_queue(reactor):
+    """While the backend does not read, the relay stops reading from the
+    client: the proxy's queue stays near the high-water mark; when the
+    backend reads again, every byte arrives."""
+    payload = os.urandom(24 * 1024 * 1024)
+    release = threading.Event()
+
+    def slow(conn, result):
+        release.wait(20)
+        result["data"] = recv_all(conn)
+
+    backend = Backend(slow)
+    lost: list = []
+    _, proxy_port = start_proxy(reactor, backend.port, lost)
+
+    def client():
+        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+            s.sendall(payload)
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    peak = [0]
+    stalled_at: list = []
+
+    def progress():
+        relayed = [tr for tr in _transports(reactor) if tr._relayPeer is not None]
+        for tr in relayed:
+            peak[0] = max(peak[0], tr._queuedBytes())
+        now = reactor.seconds()
+        if not stalled_at:
+            # Stalled once something is queued and a side stopped reading.
+            # (the throttled side is in neither getReaders nor getWriters)
+            if any(
+                tr._queuedBytes() > 0 and not tr._relayPeer._isReading()
+                for tr in relayed
+            ):
+                stalled_at.append(now)
+        elif not release.is_set() and now - stalled_at[0] > 0.3:
+            # Nothing more may have piled up meanwhile.
+            stalled_at.append(peak[0])
+            release.set()
+        return len(lost) == 2
+
+    run_until(reactor, progress, timeout=30)
+    t.join(10)
+    backend.thread.join(10)
+    assert stalled_at[1] <= HIGH_WATER + 65536, stalled_at
+    assert (
+        hashlib.sha256(backend.result["data"]).digest()
+        == hashlib.sha256(payload).digest()
+    )
+    assert sorted(lost) == [
+        ("client", error.ConnectionDone),
+        ("server", error.ConnectionDone),
+    ]
+
+
+def _transports(reactor):
+    from torsion._torsion import TCPTransport
+
+    return [
+        s
+        for s in reactor.getReaders() + reactor.getWriters()
+        if isinstance(s, TCPTransport)
+    ]
+
+
+def test_backend_reset_closes_the_client_side(reactor):
+    """A reset from the backend ends the relay: the backend-side protocol
+    sees ConnectionLost, the client-side one ConnectionDone, once each,
+    and the client sees its connection closed."""
+
+    def reset(conn, result):
+        conn.recv(5)
+        conn.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
+
+    backend = Backend(reset)
+    lost: list = []
+    _, proxy_port = start_proxy(reactor, backend.port, lost)
+    got = {}
+
+    def client():
+        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+            s.sendall(b"hello")
+            try:
+                got["data"] = recv_all(s)
+            except ConnectionResetError:
+                got["data"] = "reset"
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    run_until(reactor, lambda: len(lost) == 2, timeout=10)
+    t.join(5)
+    assert sorted(lost) == [
+        ("client", error.ConnectionLost),
+        ("server", error.ConnectionDone),
+    ]
+    assert got["data"] == b""
+
+
+def test_overriding_dataReceived_keeps_python_forwarding(reactor):
+    """A proxy subclass that rewrites data is not relayed."""
+
+    def serve(conn, result):
+        result["request"] = recv_all(conn)
+
+    backend = Backend(serve)
+    relayed = []
+
+    class Upper(portforward.ProxyClient):
+        def connectionMade(self):
+            super().connectionMade()
+            relayed.append(self.transport._relayPeer is not None)
+
+    class UpperServer(portforward.ProxyServer):
+        def dataReceived(self, data):
+            super().dataReceived(data.upper())
+
+    class ClientFactory(portforward.ProxyClientFactory):
+        protocol = Upper
+
+    UpperServer.clientProtocolFactory = ClientFactory
+    factory = portforward.ProxyFactory("127.0.0.1", backend.port)
+    factory.protocol = UpperServer
+    factory.reactor = reactor
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+
+    def client():
+        with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+            s.sendall(b"shout")
+
+    threading.Thread(target=client, daemon=True).start()
+    run_until(reactor, lambda: "request" in backend.result, timeout=10)
+    assert relayed == [False]
+    assert backend.result["request"] == b"SHOUT"
+
+
+def test_start_relay_refuses_bad_pairs(reactor):
+    """Relaying to itself is a ValueError; a transport already relaying, or
+    with a producer registered, is refused with RuntimeError; a closed one
+    is refused too."""
+    transports = []
+    outcomes: list = []
+
+    class Keep(protocol.Protocol):
+        def connectionMade(self):
+            transports.append(self.transport)
+            if len(transports) == 3:
+                outcomes.append(_try_bad_pairs(*transports))
+
+    port = reactor.listenTCP(
+        0, protocol.Factory.forProtocol(Keep), interface="127.0.0.1"
+    )
+    clients = [
+        socket.create_connection(("127.0.0.1", port.getHost().port)) for _ in range(3)
+    ]
+    try:
+        run_until(reactor, lambda: bool(outcomes), timeout=10)
+    finally:
+        for s in clients:
+            s.close()
+    assert outcomes == [
+        [
+            (ValueError, "cannot relay a transport to itself"),
+            None,
+            (RuntimeError, "transport is already relaying"),
+            (RuntimeError, "unregister the producer before relaying"),
+        ]
+    ]
+    a = transports[0]
+    with pytest.raises(RuntimeError, match="both transports must be connected"):
+        a.startRelay(transports[2])
+
+
+def _try_bad_pairs(a, b, c):
+    def attempt(f, *args):
+        try:
+            f(*args)
+        except Exception as e:
+            return (type(e), str(e))
+        return None
+
+    results = [attempt(a.startRelay, a), attempt(a.startRelay, b)]
+    results.append(attempt(c.startRelay, a))
+    c.registerProducer(protocol.Protocol(), True)
+    results.append(attempt(c.startRelay, b))
+    return results
