@@ -30,11 +30,6 @@ SOURCES = ["timer", "thread call", "trigger", "doRead"]
 
 # Where the Rust core calls Python itself (timers, thread calls), the
 # exception reaches the log without its traceback.
-TRACEBACK_BUG = (
-    "Rust dispatch.rs Hooks::report passes err.value(py) to logError; on "
-    "Python 3.11 that exception has no __traceback__ (PyO3 keeps it apart; "
-    "err.into_value(py) would attach it), so the logged Failure has no frames"
-)
 
 
 def boom(exc: BaseException) -> None:
@@ -112,10 +107,6 @@ class _Observed:
         self.publisher.removeObserver(self.events.append)
 
 
-def _rustBug(request: Any, reason: str) -> None:
-    request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 @pytest.mark.parametrize("source", SOURCES)
 def test_error_published_once_and_loop_goes_on(flavor, source):
     """The exception reaches the log observers exactly once, as a Failure
@@ -141,11 +132,9 @@ def test_error_published_once_and_loop_goes_on(flavor, source):
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_logged_failure_has_the_traceback(flavor, source, request):
+def test_logged_failure_has_the_traceback(flavor, source):
     """The logged Failure carries the traceback down to the raising
     function."""
-    if flavor.name == "torsion" and source in ("timer", "thread call"):
-        _rustBug(request, TRACEBACK_BUG)
     reactor = flavor.reactor
     observed = _Observed(flavor.name)
     after: list = []
@@ -195,9 +184,8 @@ def test_error_logged_to_stdlib_torsion_logger(reactor, source, caplog):
 
 
 @pytest.mark.parametrize("source", ["timer", "thread call"])
-def test_stdlib_record_has_the_traceback(reactor, source, caplog, request):
+def test_stdlib_record_has_the_traceback(reactor, source, caplog):
     """The stdlib record's text shows the raising function's frame."""
-    _rustBug(request, TRACEBACK_BUG)
     caplog.set_level(logging.DEBUG, logger="torsion")
     after: list = []
     _provoke(reactor, source, KeyError("stdlib"), after)

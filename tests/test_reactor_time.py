@@ -167,18 +167,9 @@ def test_reset_and_delay_reorder_calls(flavor):
     assert events == ["second", "third", "first"]
 
 
-def test_callLater_parameter_names(flavor, request):
+def test_callLater_parameter_names(flavor):
     """callLater's parameters are Twisted's (delay, callable): they can be
     passed by keyword, and ``f=`` is an ordinary keyword for the call."""
-    if flavor.name == "torsion":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="Rust callLater's signature is (delay, f, *args, **kw): "
-                "callLater(delay=..., callable=...) is a TypeError and "
-                "callLater(0, g, f=1) collides with its own parameter",
-                strict=True,
-            )
-        )
     reactor = flavor.reactor
     seen: list = []
     reactor.callLater(delay=0, callable=lambda x: seen.append(x), x="by keyword")

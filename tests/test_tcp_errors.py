@@ -166,11 +166,6 @@ def test_data_received_raising_closes_the_connection(flavor, caplog):
         assert "ValueError: bad input b'poison'" in record_text(records[0])
 
 
-@pytest.mark.xfail(
-    reason="Rust Hooks::report/failure_of pass err.value(py) without its "
-    "traceback: the logged Failure and connectionLost's Failure have no frames",
-    strict=True,
-)
 def test_data_received_raising_logs_the_traceback(reactor, caplog):
     """The Unhandled Error record and the logged Failure carry the
     traceback through dataReceived (as Twisted's do)."""
@@ -188,15 +183,9 @@ def test_data_received_raising_logs_the_traceback(reactor, caplog):
     assert failures[0].frames[-1][0] == "dataReceived"
 
 
-def test_connection_lost_failure_has_frames_like_twisted(flavor, request):
+def test_connection_lost_failure_has_frames_like_twisted(flavor):
     """The Failure that dataReceived's exception becomes, as given to
     connectionLost, has a traceback whose last frame is dataReceived."""
-    if flavor.name == "torsion":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="Rust Hooks::failure_of drops the traceback", strict=True
-            )
-        )
     protocol = flavor.protocol
     reasons = []
 

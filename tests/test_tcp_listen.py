@@ -373,11 +373,6 @@ def test_build_protocol_raising_is_logged_and_socket_closed(reactor, caplog):
     assert "ZeroDivisionError: no protocol for you" in _record_text(records[0])
 
 
-@pytest.mark.xfail(
-    reason="Rust Hooks::report passes err.value(py) without its traceback: "
-    "the logged Failure has no frames",
-    strict=True,
-)
 def test_build_protocol_raising_logs_the_traceback(reactor, caplog):
     """The logged Unhandled Error carries the traceback through buildProtocol."""
     _, _, records = _broken_factory_scenario(reactor, caplog)

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 
+use pyo3::exceptions::PyBaseException;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -58,7 +59,7 @@ impl Hooks {
 
     /// Logs an exception raised by a user callback.
     pub fn report(&self, py: Python<'_>, err: PyErr, why: Option<&str>) {
-        let value = err.value(py).clone();
+        let value = exception_with_traceback(py, &err);
         if let Err(log_err) = self.log_error.bind(py).call1((value, why)) {
             // The logging path itself failed: hand both to the interpreter.
             err.write_unraisable(py, None);
@@ -68,7 +69,11 @@ impl Hooks {
 
     /// A Failure wrapping `err`'s exception (with its traceback).
     pub fn failure_of<'py>(&self, py: Python<'py>, err: &PyErr) -> Bound<'py, PyAny> {
-        match self.failure_of.bind(py).call1((err.value(py).clone(),)) {
+        match self
+            .failure_of
+            .bind(py)
+            .call1((exception_with_traceback(py, err),))
+        {
             Ok(f) => f,
             Err(e) => {
                 self.report(py, e, Some("while building a Failure"));
@@ -144,4 +149,11 @@ pub fn call_logged(
     if let Err(e) = f.call(args, kwargs) {
         hooks.report(py, e, None);
     }
+}
+
+/// `err`'s exception object with `__traceback__` set: `PyErr::value` leaves
+/// the traceback aside, and a Failure built from the bare value would have
+/// no frames to show.
+fn exception_with_traceback<'py>(py: Python<'py>, err: &PyErr) -> Bound<'py, PyBaseException> {
+    err.clone_ref(py).into_value(py).into_bound(py)
 }

@@ -438,12 +438,13 @@ impl ReactorBase {
         wall_seconds()
     }
 
-    /// Schedules `f(*args, **kw)` to run `delay` seconds from now.
-    #[pyo3(name = "callLater", signature = (delay, f, *args, **kw))]
+    /// Schedules `callable(*args, **kw)` to run `delay` seconds from now
+    /// (the parameter names are Twisted's: callers may pass them by name).
+    #[pyo3(name = "callLater", signature = (delay, callable, *args, **kw))]
     fn call_later(
         slf: &Bound<'_, Self>,
         delay: &Bound<'_, PyAny>,
-        f: Bound<'_, PyAny>,
+        callable: Bound<'_, PyAny>,
         args: Bound<'_, PyTuple>,
         kw: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Py<DelayedCall>> {
@@ -463,7 +464,7 @@ impl ReactorBase {
                 reactor: Some(slf.clone().unbind()),
                 time: wall_seconds() + delay,
                 deadline,
-                func: Some(f.unbind()),
+                func: Some(callable.unbind()),
                 args: Some(args.unbind()),
                 kw: kw.filter(|k| !k.is_empty()).map(Bound::unbind),
                 handle: None,
