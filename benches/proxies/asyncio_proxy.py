@@ -72,6 +72,9 @@ class ClientSide(Side):
             return
         self.peer = server
         server.peer = self
+        if server.early:
+            transport.writelines(server.early)  # type: ignore[attr-defined]
+            server.early.clear()
         server.transport.resume_reading()
 
 
@@ -80,6 +83,17 @@ class ServerSide(Side):
 
     def __init__(self, host: str, port: int) -> None:
         self.backend = (host, port)
+        self.early: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        """Forward the chunk, or hold it while the backend is not connected
+        (pause_reading inside connection_made is not honoured by uvloop nor
+        by Python 3.11's asyncio: CPython gh-103607)."""
+        peer = self.peer
+        if peer is None:
+            self.early.append(data)
+        else:
+            peer.transport.write(data)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Hold the client's bytes until the backend connection is made."""
