@@ -8,6 +8,7 @@ test modules still means tests/conftest.py.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import time
@@ -50,12 +51,16 @@ def rss_bytes(pid: int | str = "self") -> int:
 
 def open_fds() -> list[int]:
     """The descriptors open in this process (without the one used to list
-    them)."""
-    fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        return sorted(int(name) for name in os.listdir(fd) if int(name) != fd)
-    finally:
-        os.close(fd)
+    them, which is closed again by the time it is checked)."""
+    names = os.listdir("/proc/self/fd")
+    fds = []
+    for name in names:
+        try:
+            fcntl.fcntl(int(name), fcntl.F_GETFD)
+        except OSError:
+            continue
+        fds.append(int(name))
+    return sorted(fds)
 
 
 def spin(reactor: Any, done: Callable[[], bool], timeout: float = 10.0) -> None:
