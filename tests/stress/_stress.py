@@ -94,6 +94,16 @@ def wait(reactor: Any, seconds: float) -> None:
     spin(reactor, lambda: time.monotonic() >= deadline, timeout=seconds + 10.0)
 
 
+def stop_listening(reactor: Any, port: Any, timeout: float = 5.0) -> None:
+    """Stop ``port`` and run ``reactor`` until it has closed its socket."""
+    fired: list[Any] = []
+    d = port.stopListening()
+    if d is None:
+        return
+    d.addBoth(fired.append)
+    spin(reactor, lambda: bool(fired), timeout=timeout)
+
+
 class LineReader:
     """Reads a child process's output pipe without blocking, line by line,
     so that a reactor in this process can keep running meanwhile."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from torsion.internet import protocol
 
-from ._stress import open_fds, rss_bytes, spin, wait
+from ._stress import open_fds, rss_bytes, spin, stop_listening, wait
 
 CYCLES = 100_000
 SIZE = 64
@@ -146,4 +146,4 @@ def test_hundred_thousand_cycles_leave_nothing_behind(reactor):
     assert fds_after == fds_before
     assert reactor.getDelayedCalls() == []
     assert abs(rss_end - rss_at_10k[0]) < 10 * 2**20
-    port.stopListening()
+    stop_listening(reactor, port)

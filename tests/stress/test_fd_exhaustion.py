@@ -19,7 +19,14 @@ import time
 import pytest
 from torsion.internet.testing import flushLoggedErrors
 
-from ._stress import counting_echo_factory, nofile_limit, open_fds, spin, wait
+from ._stress import (
+    counting_echo_factory,
+    nofile_limit,
+    open_fds,
+    spin,
+    stop_listening,
+    wait,
+)
 
 FREE = 3
 POOL = 10
@@ -152,7 +159,7 @@ def test_accept_under_descriptor_exhaustion(reactor):
         for s in established + pool:
             s.close()
     spin(reactor, lambda: counts.lost == counts.made, timeout=5)
-    port.stopListening()
+    stop_listening(reactor, port)
 
 
 @pytest.mark.xfail(
@@ -183,4 +190,4 @@ def test_exhaustion_is_logged_with_its_errno(reactor):
     finally:
         client.close()
     spin(reactor, lambda: counts.lost == 1, timeout=5)
-    port.stopListening()
+    stop_listening(reactor, port)

@@ -22,6 +22,7 @@ from ._stress import (
     open_fds,
     rss_bytes,
     spin,
+    stop_listening,
     wait,
 )
 
@@ -111,4 +112,4 @@ def test_ten_thousand_idle_connections(reactor):
                     child.wait()
                 child.stdout.close()
         assert child.returncode == 0
-        port.stopListening()
+        stop_listening(reactor, port)

@@ -21,7 +21,7 @@ import pytest
 from torsion.internet import interfaces, protocol
 from zope.interface import implementer
 
-from ._stress import rss_bytes, spin, wait
+from ._stress import rss_bytes, spin, stop_listening, wait
 
 CHUNK = 64 * 1024
 HIGH_WATER = 64 * 1024
@@ -172,7 +172,7 @@ def test_stalled_reader_bounds_memory_while_a_gigabyte_is_offered(reactor):
     finally:
         client.close()
     spin(reactor, lambda: made[0].producer.finished, timeout=10)
-    port.stopListening()
+    stop_listening(reactor, port)
 
 
 @pytest.mark.timeout(60)
@@ -231,7 +231,7 @@ def test_stalled_reader_resumes_and_receives_everything_intact(reactor):
             client.shutdown(socket.SHUT_RDWR)
             reader.join(5)
         client.close()
-    port.stopListening()
+    stop_listening(reactor, port)
 
 
 class Writer(protocol.Protocol):
@@ -310,4 +310,55 @@ def test_write_without_producer_keeps_queueing_exactly(reactor):
         assert got.hexdigest() == sent.hexdigest()
     finally:
         client.close()
-    port.stopListening()
+    stop_listening(reactor, port)
+
+
+@pytest.mark.timeout(60)
+def test_write_without_producer_to_stalled_reader_as_twisted(flavor):
+    """On torsion and on Twisted alike: 16 MiB written at once to a client
+    that is not reading are all accepted, the connection stays up, and the
+    client gets every byte once it reads."""
+    reactor = flavor.reactor
+    total = 16 * 2**20
+    data = random.Random(5).randbytes(total)
+    lost: list = []
+
+    class Blurt(flavor.protocol.Protocol):
+        def connectionMade(self) -> None:
+            for i in range(0, total, CHUNK):
+                self.transport.write(data[i : i + CHUNK])
+            lost.append(None)
+
+        def connectionLost(self, reason=None) -> None:
+            lost.append(reason)
+
+    port = reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Blurt), interface="127.0.0.1"
+    )
+    client = stalled_client(port.getHost().port)
+    got = bytearray()
+    try:
+        spin(reactor, lambda: lost, timeout=10)
+        wait(reactor, 0.3)
+        # Written, not lost.
+        assert lost == [None]
+
+        def drain() -> bool:
+            while True:
+                try:
+                    chunk = client.recv(1 << 20)
+                except BlockingIOError:
+                    return len(got) >= total
+                if not chunk:
+                    return True
+                got.extend(chunk)
+
+        spin(reactor, drain, timeout=20)
+        assert len(got) == total
+        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+        assert lost == [None]
+    finally:
+        client.close()
+    spin(reactor, lambda: len(lost) == 2, timeout=10)
+    assert lost[1].check(flavor.error.ConnectionDone, flavor.error.ConnectionLost)
+    stop_listening(reactor, port)
