@@ -13,6 +13,7 @@ keep echoing.
 from __future__ import annotations
 
 import importlib
+import logging
 import selectors
 import socket
 import threading
@@ -69,11 +70,22 @@ def wait(reactor: Any, seconds: float) -> None:
 class LoggedErrors:
     """Failures published to a framework's global log publisher."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, caplog: Any) -> None:
         logger = importlib.import_module(name + ".logger")
+        self.name = name
+        self.caplog = caplog
         self.publisher = logger.globalLogPublisher
         self.failures: list[Any] = []
         self.publisher.addObserver(self.observe)
+
+    def stdlib(self) -> list[str]:
+        """torsion also logs each error to the ``logging`` logger "torsion"
+        at CRITICAL: the formatted records."""
+        return [
+            logging.Formatter().format(r)
+            for r in self.caplog.records
+            if r.name == "torsion" and r.levelno == logging.CRITICAL
+        ]
 
     def observe(self, event: dict) -> None:
         found = event.get("log_failure")
@@ -103,7 +115,9 @@ def logged(request: pytest.FixtureRequest) -> Iterator[LoggedErrors]:
     from torsion.internet.testing import flushLoggedErrors
 
     flushLoggedErrors()
-    errors = LoggedErrors(name)
+    caplog = request.getfixturevalue("caplog")
+    caplog.set_level(logging.CRITICAL, logger="torsion")
+    errors = LoggedErrors(name, caplog)
     try:
         yield errors
     finally:
@@ -116,6 +130,10 @@ def assert_logged_once_with_traceback(logged: LoggedErrors, kind: str) -> None:
     text = logged.failures[0].getTraceback()
     assert "explode" in text, text
     assert f"Boom: {kind}" in text, text
+    if logged.name == "torsion":
+        [record] = logged.stdlib()
+        assert "Traceback" in record
+        assert "explode" in record and f"Boom: {kind}" in record
 
 
 class Peer:
