@@ -27,7 +27,7 @@ Echo servers: torsion, twisted (default reactor, epoll), asyncio, uvloop
 torsion-relay (portforward.ProxyFactory, Rust relay), torsion-py (the same
 with dataReceived overridden, so bytes go through Python), twisted
 (twisted.protocols.portforward), asyncio and uvloop (benches/proxies/
-asyncio_proxy.py). The backend is the C echo server if it was built, else
+asyncio_proxy.py), c (echo_servers/c_proxy.c, when built). The backend is the C echo server if it was built, else
 torsion's.
 
 The ratio columns divide work per server CPU-second by the same figure for
@@ -58,6 +58,7 @@ ROOT = HERE.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 LOADGEN = TARGET / "release" / "loadgen"
 C_ECHO = TARGET / "echo_servers" / "c_echo"
+C_PROXY = TARGET / "echo_servers" / "c_proxy"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +81,7 @@ WORKLOADS = [
 ]
 
 ECHO_SERVERS = ["torsion", "twisted", "asyncio", "uvloop", "c"]
-PROXY_SERVERS = ["torsion-relay", "torsion-py", "twisted", "asyncio", "uvloop"]
+PROXY_SERVERS = ["torsion-relay", "torsion-py", "twisted", "asyncio", "uvloop", "c"]
 
 
 @dataclasses.dataclass
@@ -121,9 +122,12 @@ def ensure_loadgen() -> Path:
 
 
 def ensure_c_echo() -> Path | None:
-    """The C echo server, built with build.sh when gcc is there; else None."""
-    source = HERE / "echo_servers" / "c_echo.c"
-    if not _newer_than([source], C_ECHO):
+    """The C echo server (and beside it the C forwarder), built with build.sh
+    when gcc is there; else None."""
+    sources = [HERE / "echo_servers" / f"c_{name}.c" for name in ("echo", "proxy")]
+    if not any(_newer_than([source], C_ECHO) for source in sources) and not (
+        sources[1].exists() and _newer_than([sources[1]], C_PROXY)
+    ):
         return C_ECHO
     if shutil.which(os.environ.get("CC", "gcc")) is None:
         return None
@@ -335,6 +339,8 @@ class Bench:
             return [py, str(proxies / "twisted_proxy.py"), *common]
         if name == "asyncio" or (name == "uvloop" and self.has_uvloop):
             return [py, str(proxies / "asyncio_proxy.py"), *common, "--loop", name]
+        if name == "c" and self.c_echo is not None and C_PROXY.exists():
+            return [str(C_PROXY), "0", str(backend), str(port_file)]
         return None
 
     def available(self, workload: Workload, name: str) -> bool:
