@@ -7,8 +7,10 @@ twice: once with torsion's modules and reactor, once with Twisted's.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -88,6 +90,24 @@ def _cleanup(ns: types.SimpleNamespace) -> None:
     pool = getattr(reactor, "threadpool", None)
     if pool is not None:
         pool.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_resources(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that left a socket or file unclosed. Collecting here
+    makes the ResourceWarning of an object caught in a reference cycle
+    appear now, named after its test, rather than in whichever later test
+    the garbage collector happens to run. What the Twisted half of a
+    parity test leaves behind is Twisted's (its reactors and resolvers keep
+    objects alive across tests): collected and not held against the test."""
+    yield
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    if "[twisted" in request.node.name:
+        return
+    assert not leaks, f"left unclosed: {leaks}"
 
 
 @pytest.fixture

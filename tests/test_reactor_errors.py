@@ -28,6 +28,14 @@ def _flushLoggedErrors():
 
 SOURCES = ["timer", "thread call", "trigger", "doRead"]
 
+# The header Twisted's reactor logs above the traceback, per kind of call.
+HEADERS = {
+    "timer": "while handling timed call",
+    "thread call": "while calling from thread",
+    "trigger": "While calling system event trigger handler",
+    "doRead": "Unhandled Error",
+}
+
 # Where the Rust core calls Python itself (timers, thread calls), the
 # exception reaches the log without its traceback.
 
@@ -150,6 +158,28 @@ def test_logged_failure_has_the_traceback(flavor, source):
     assert ", in boom\n" in failure.getTraceback()
 
 
+@pytest.mark.parametrize("source", SOURCES)
+def test_logged_header_matches_twisted(flavor, source):
+    """The text of the logged event (its header line, then the traceback)
+    starts with the same words on both frameworks."""
+    logger = importlib.import_module(flavor.name + ".logger")
+    reactor = flavor.reactor
+    observed = _Observed(flavor.name)
+    after: list = []
+    reader = _provoke(reactor, source, ValueError("header"), after)
+    try:
+        run_until(reactor, lambda: after)
+    finally:
+        observed.close()
+        if reader is not None:
+            reactor.removeReader(reader)
+            reader.close()
+    [event] = [e for e in observed.events if _failureOf(e) is not None]
+    text = logger.eventAsText(event, includeTimestamp=False, includeSystem=False)
+    assert text.startswith(HEADERS[source] + "\nTraceback (most recent call last):")
+    assert text.rstrip().endswith("ValueError: header")
+
+
 def _text(record: logging.LogRecord) -> str:
     """What a plain handler writes for the record: message, then traceback."""
     return logging.Formatter("%(message)s").format(record)
@@ -165,8 +195,8 @@ def _torsionRecords(caplog: Any) -> list[logging.LogRecord]:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_error_logged_to_stdlib_torsion_logger(reactor, source, caplog):
-    """One CRITICAL record on the "torsion" logger, "Unhandled Error" then
-    the traceback text ending with the exception."""
+    """One CRITICAL record on the "torsion" logger: Twisted's header for
+    that kind of call, then the traceback text ending with the exception."""
     caplog.set_level(logging.DEBUG, logger="torsion")
     after: list = []
     reader = _provoke(reactor, source, KeyError("stdlib"), after)
@@ -179,7 +209,9 @@ def test_error_logged_to_stdlib_torsion_logger(reactor, source, caplog):
     errors = [r for r in _torsionRecords(caplog) if r.levelno >= logging.WARNING]
     assert [(r.name, r.levelno) for r in errors] == [("torsion", logging.CRITICAL)]
     message = _text(errors[0])
-    assert message.startswith("Unhandled Error\nTraceback (most recent call last):\n")
+    assert message.startswith(
+        HEADERS[source] + "\nTraceback (most recent call last):\n"
+    )
     assert message.rstrip().endswith("KeyError: 'stdlib'")
 
 
@@ -214,7 +246,7 @@ def test_keyboardinterrupt_and_systemexit_in_callbacks(
     assert after == ["after"]
     critical = [r for r in _torsionRecords(caplog) if r.levelno == logging.CRITICAL]
     assert len(critical) == 1
-    assert _text(critical[0]).startswith("Unhandled Error\n")
+    assert _text(critical[0]).startswith(HEADERS[source] + "\n")
     assert exc_type.__name__ in _text(critical[0])
 
 

@@ -511,3 +511,19 @@ def test_close_then_raise_in_data_received(flavor, close):
     assert log == [(ValueError, "after " + close)]
     assert [f.type for f in failures] == [ValueError]
     stop_listening(flavor.reactor, port)
+
+
+def test_socket_option_errors_carry_errno(reactor):
+    """An OSError raised from the Rust core has errno and strerror set, as
+    Python's own socket calls' do (so code checking ``e.errno`` works)."""
+    import errno
+
+    from torsion._torsion import TCPTransport
+
+    transport = TCPTransport(reactor, 10_000)
+    with pytest.raises(OSError) as info:
+        transport.getTcpNoDelay()
+    assert (info.value.errno, info.value.strerror) == (
+        errno.EBADF,
+        "Bad file descriptor",
+    )

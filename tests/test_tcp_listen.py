@@ -413,3 +413,32 @@ def test_accepted_connection_addresses(flavor):
     assert server_peer.host == "127.0.0.1"
     assert server_peer.port != number
     stop_listening(flavor.reactor, port)
+
+
+def test_server_transport_repr_kept_after_close(flavor):
+    """An accepted transport's repr names its protocol class, session number
+    and port, and keeps doing so after the connection and port closed."""
+    reactor = flavor.reactor
+    transports = []
+
+    class Kept(flavor.protocol.Protocol):
+        def connectionMade(self):
+            transports.append(self.transport)
+
+    port = reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Kept), interface="127.0.0.1"
+    )
+    number = port.getHost().port
+    clients = [socket.create_connection(("127.0.0.1", number)) for _ in range(2)]
+    try:
+        spin(reactor, lambda: len(transports) == 2)
+        before = [repr(t) for t in transports]
+        for t in transports:
+            t.loseConnection()
+        stop_listening(reactor, port)
+        spin(reactor, lambda: all(not t.connected for t in transports))
+    finally:
+        for c in clients:
+            c.close()
+    assert before == [f"<Kept #0 on {number}>", f"<Kept #1 on {number}>"]
+    assert [repr(t) for t in transports] == before

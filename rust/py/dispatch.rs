@@ -138,16 +138,18 @@ fn is_link_local(ip: &std::net::Ipv6Addr) -> bool {
     (ip.segments()[0] & 0xffc0) == 0xfe80
 }
 
-/// Calls `f(*args, **kwargs)`; an exception is reported and swallowed.
+/// Calls `f(*args, **kwargs)`; an exception is reported (headed `why`, the
+/// words Twisted's reactor logs for that kind of call) and swallowed.
 pub fn call_logged(
     py: Python<'_>,
     hooks: &Hooks,
     f: &Bound<'_, PyAny>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
+    why: &str,
 ) {
     if let Err(e) = f.call(args, kwargs) {
-        hooks.report(py, e, None);
+        hooks.report(py, e, Some(why));
     }
 }
 
@@ -156,4 +158,20 @@ pub fn call_logged(
 /// no frames to show.
 fn exception_with_traceback<'py>(py: Python<'py>, err: &PyErr) -> Bound<'py, PyBaseException> {
     err.clone_ref(py).into_value(py).into_bound(py)
+}
+
+/// An OSError carrying `err`'s errno and strerror, as Python's own socket
+/// calls raise (so `e.errno == errno.EMFILE` holds, and the constructor
+/// picks the subclass such as ConnectionRefusedError). PyO3's conversion
+/// passes only the message, leaving `errno` None.
+pub fn os_error(err: std::io::Error) -> PyErr {
+    match err.raw_os_error() {
+        Some(code) => {
+            let text = std::io::Error::from_raw_os_error(code).to_string();
+            let suffix = format!(" (os error {code})");
+            let strerror = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+            pyo3::exceptions::PyOSError::new_err((code, strerror))
+        }
+        None => PyErr::from(err),
+    }
 }

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 
 use crate::core::fdset::{LevelSet, Readiness};
+use crate::py::dispatch::os_error;
 use crate::py::reactor::ReactorBase;
 
 struct Member {
@@ -60,7 +61,9 @@ impl FdReaders {
         if was && new_read == old_read && new_write == old_write {
             return Ok(());
         }
-        self.set.set_interest(fd, was, new_read, new_write)?;
+        self.set
+            .set_interest(fd, was, new_read, new_write)
+            .map_err(os_error)?;
         self.members.insert(
             fd,
             Member {
@@ -100,7 +103,9 @@ impl FdReaders {
         if new_read == m.read && new_write == m.write {
             return Ok(());
         }
-        self.set.set_interest(fd, true, new_read, new_write)?;
+        self.set
+            .set_interest(fd, true, new_read, new_write)
+            .map_err(os_error)?;
         if new_read || new_write {
             m.read = new_read;
             m.write = new_write;
@@ -130,7 +135,9 @@ impl FdReaders {
         let members: Vec<(RawFd, Member)> = self.members.drain().collect();
         let mut out = Vec::with_capacity(members.len());
         for (fd, m) in members {
-            self.set.set_interest(fd, true, false, false)?;
+            self.set
+                .set_interest(fd, true, false, false)
+                .map_err(os_error)?;
             out.push(m.obj);
         }
         self.pending = false;
@@ -163,7 +170,7 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
             if let Ok(h) = hooks {
                 h.report(
                     py,
-                    PyErr::from(e),
+                    os_error(e),
                     Some("epoll_wait on the descriptor set failed"),
                 );
             }

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
+use crate::py::dispatch::os_error;
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::transport::TCPTransport;
 
@@ -66,7 +67,7 @@ impl ListeningPort {
             factory,
             transport_class,
             owner,
-            reserve_fd: sys::open_reserve()?,
+            reserve_fd: sys::open_reserve().map_err(os_error)?,
             exhausted_logged: false,
             closed: false,
         })
@@ -176,7 +177,7 @@ pub fn on_readable(
                 return;
             }
             Err(e) => {
-                hooks.report(py, PyErr::from(e), Some("accept() failed"));
+                hooks.report(py, os_error(e), Some("accept() failed"));
                 return;
             }
         }
@@ -198,7 +199,7 @@ fn refuse_backlog(
     if first {
         hooks.report(
             py,
-            PyErr::from(std::io::Error::from_raw_os_error(
+            os_error(std::io::Error::from_raw_os_error(
                 err.raw_os_error().unwrap_or(libc::EMFILE),
             )),
             Some("Out of file descriptors: refusing waiting connections"),

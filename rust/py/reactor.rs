@@ -20,7 +20,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::core::timers::TimerQueue;
 use crate::core::tokens::{TokenSlab, RESERVED_BASE};
 use crate::py::delayed_call::{delay_to_ns, DelayedCall};
-use crate::py::dispatch::{call_logged, Hooks};
+use crate::py::dispatch::{call_logged, os_error, Hooks};
 use crate::py::fd_readers::FdReaders;
 use crate::py::port::{self, ListeningPort};
 use crate::py::thread_calls::{ThreadCall, ThreadCalls};
@@ -110,7 +110,7 @@ impl ReactorBase {
     pub(crate) fn register_fd(&self, fd: RawFd, token: usize, interest: Interest) -> PyResult<()> {
         self.registry
             .register(&mut SourceFd(&fd), Token(token), interest)
-            .map_err(PyErr::from)
+            .map_err(os_error)
     }
 
     pub(crate) fn deregister_fd(&self, fd: RawFd) {
@@ -126,7 +126,14 @@ fn run_thread_calls(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks)
     for _ in 0..count {
         let Some(call) = calls.pop() else { break };
         let kwargs = call.kwargs.as_ref().map(|k| k.bind(py));
-        call_logged(py, hooks, call.f.bind(py), call.args.bind(py), kwargs);
+        call_logged(
+            py,
+            hooks,
+            call.f.bind(py),
+            call.args.bind(py),
+            kwargs,
+            "while calling from thread",
+        );
     }
 }
 
@@ -164,6 +171,7 @@ fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
                 f.bind(py),
                 args.bind(py),
                 kw.as_ref().map(|k| k.bind(py)),
+                "while handling timed call",
             );
         }
     }

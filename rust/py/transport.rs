@@ -19,6 +19,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
+use crate::py::dispatch::os_error;
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::relay;
 
@@ -558,40 +559,34 @@ impl TCPTransport {
 
     #[pyo3(name = "getTcpNoDelay")]
     fn get_tcp_no_delay(&self) -> PyResult<bool> {
-        Ok(sys::get_bool_opt(
-            self.fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-        )?)
+        sys::get_bool_opt(self.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).map_err(os_error)
     }
 
     #[pyo3(name = "setTcpNoDelay")]
     fn set_tcp_no_delay(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
-        Ok(sys::set_bool_opt(
+        sys::set_bool_opt(
             self.fd,
             libc::IPPROTO_TCP,
             libc::TCP_NODELAY,
             enabled.is_truthy()?,
-        )?)
+        )
+        .map_err(os_error)
     }
 
     #[pyo3(name = "getTcpKeepAlive")]
     fn get_tcp_keep_alive(&self) -> PyResult<bool> {
-        Ok(sys::get_bool_opt(
-            self.fd,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-        )?)
+        sys::get_bool_opt(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map_err(os_error)
     }
 
     #[pyo3(name = "setTcpKeepAlive")]
     fn set_tcp_keep_alive(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
-        Ok(sys::set_bool_opt(
+        sys::set_bool_opt(
             self.fd,
             libc::SOL_SOCKET,
             libc::SO_KEEPALIVE,
             enabled.is_truthy()?,
-        )?)
+        )
+        .map_err(os_error)
     }
 
     /// The remote address object, built once.
@@ -601,7 +596,7 @@ impl TCPTransport {
             return Ok(p.clone_ref(py));
         }
         if self.peer.is_none() && self.state != ConnState::Disconnected {
-            self.peer = sys::peer_addr(self.fd)?;
+            self.peer = sys::peer_addr(self.fd).map_err(os_error)?;
         }
         let addr = self
             .peer
@@ -626,7 +621,8 @@ impl TCPTransport {
         if self.state == ConnState::Disconnected {
             return Err(PyRuntimeError::new_err("transport is closed"));
         }
-        let addr = sys::local_addr(self.fd)?
+        let addr = sys::local_addr(self.fd)
+            .map_err(os_error)?
             .ok_or_else(|| PyRuntimeError::new_err("local address unknown"))?;
         let obj = self
             .reactor

@@ -162,12 +162,6 @@ def test_accept_under_descriptor_exhaustion(reactor):
     stop_listening(reactor, port)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torsion bug: the OSError logged for EMFILE on accept (rust/py/port.rs "
-    "refuse_backlog, PyErr::from(io::Error)) has errno None; Python's own "
-    "OSError for it has errno EMFILE and strerror 'Too many open files'",
-)
 @pytest.mark.timeout(30)
 def test_exhaustion_is_logged_with_its_errno(reactor):
     factory, counts = counting_echo_factory()

@@ -167,7 +167,7 @@ class TorsionReactor(_torsion.ReactorBase):
     ) -> Any:
         """Call ``callable`` in ``phase`` ("before", "during", "after") of
         ``eventType``; returns an ID for removeSystemEventTrigger."""
-        assert builtins_callable(callable), f"{callable} is not callable"
+        assert _isCallable(callable), f"{callable} is not callable"
         if eventType not in self._eventTriggers:
             self._eventTriggers[eventType] = _ThreePhaseEvent()
         return (
@@ -349,7 +349,9 @@ class TorsionReactor(_torsion.ReactorBase):
         return f"<{self.__class__.__module__}.{self.__class__.__qualname__} object at 0x{id(self):x}>"
 
 
-def builtins_callable(obj: object) -> bool:
+def _isCallable(obj: object) -> bool:
+    """The builtin ``callable``, which methods taking a parameter named
+    ``callable`` (as Twisted's do) cannot reach by name."""
     return callable(obj)
 
 

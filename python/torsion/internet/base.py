@@ -19,6 +19,10 @@ from torsion.python.failure import Failure
 _PHASES = ("before", "during", "after")
 
 
+# What Twisted logs above the traceback of a trigger that raised.
+_TRIGGER_FAILED = "While calling system event trigger handler"
+
+
 class _ThreePhaseEvent:
     """The triggers of one system event ("startup", "shutdown", ...), run
     in three phases; Deferreds returned by "before" triggers delay the rest."""
@@ -81,7 +85,7 @@ class _ThreePhaseEvent:
             try:
                 result = callable(*args, **kwargs)
             except BaseException:
-                log.err()
+                log.err(None, _TRIGGER_FAILED)
                 continue
             if isinstance(result, Deferred):
                 waiting.append(result)
@@ -96,7 +100,7 @@ class _ThreePhaseEvent:
                 try:
                     callable(*args, **kwargs)
                 except BaseException:
-                    log.err()
+                    log.err(None, _TRIGGER_FAILED)
 
 
 @implementer(IResolverSimple)

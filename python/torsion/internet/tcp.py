@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import weakref
 from typing import Any
 
 from zope.interface import implementer
@@ -90,6 +91,9 @@ class Connection(_torsion.TCPTransport):
             if fd < 0:
                 raise OSError("connection is closed")
             self._handle = socket.socket(fileno=os.dup(fd))
+            # The duplicate is ours: close it when the transport goes away
+            # (the connection itself is shut down by the loop on close).
+            weakref.finalize(self, self._handle.close)
         return self._handle
 
     @property
@@ -134,9 +138,12 @@ class Server(Connection):
         prefix = _logPrefixOf(protocol) if protocol is not None else "-"
         return f"{prefix},{self.sessionno},{self.hostname}"
 
+    _repstr = ""
+
     def __repr__(self) -> str:
-        port = self.server._realPortNumber if self.server is not None else None
-        return f"<{self.protocol.__class__.__name__} #{self.sessionno} on {port}>"
+        # Fixed when accepted, as Twisted's: it still names the protocol
+        # and port after the connection and the port are closed.
+        return self._repstr
 
 
 class Client(Connection):
@@ -384,6 +391,7 @@ class Port:
         transport = self.transport(reactor, fd, protocol)
         transport.server = self
         transport.sessionno = self.sessionno
+        transport._repstr = f"<{protocol.__class__.__name__} #{self.sessionno} on {self._realPortNumber}>"
         self.sessionno += 1
         return transport
 
