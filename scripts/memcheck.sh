@@ -58,7 +58,7 @@ run_valgrind() {
         echo "-- $(basename "$bin")"
         PROPTEST_CASES="${PROPTEST_CASES:-100}" valgrind --quiet \
             --error-exitcode=1 --leak-check=full \
-            --errors-for-leak-kinds=definite \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
             "$bin" --test-threads=1 -q || status=1
     done
     return "$status"
