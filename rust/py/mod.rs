@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod fd_readers;
 pub mod port;
 pub mod reactor;
+pub mod read;
 pub mod relay;
 pub mod thread_calls;
 pub mod transport;

@@ -5,7 +5,6 @@
 //! here. The reactor calls the free functions at the bottom (`on_event`,
 //! `on_readable`, `flush`, `close`) with no borrow held while Python runs.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
@@ -21,10 +20,9 @@ use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
 use crate::py::dispatch::os_error;
 use crate::py::reactor::{ReactorBase, Source};
+use crate::py::read::{self, READ_SIZE};
 use crate::py::relay;
 
-/// Bytes read per recv: Twisted's bufferSize.
-const READ_SIZE: usize = 65536;
 /// A streaming producer is paused once more than this is queued.
 pub const HIGH_WATER: usize = 65536;
 
@@ -42,10 +40,6 @@ impl AsRef<[u8]> for Chunk {
             Chunk::Owned(b) => b,
         }
     }
-}
-
-thread_local! {
-    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -66,6 +60,8 @@ pub struct TCPTransport {
     /// The poller reported end-of-stream or an error: a short read does
     /// not mean the socket is drained, the EOF is still to be read.
     peer_closed: bool,
+    /// The last read filled the buffer: the next is likely full too.
+    last_read_full: bool,
     writing: bool,
     in_dirty: bool,
     pub(crate) disconnecting: bool,
@@ -203,6 +199,7 @@ impl TCPTransport {
             was_connected: !connecting,
             reading: !connecting,
             peer_closed: false,
+            last_read_full: false,
             writing: false,
             in_dirty: false,
             disconnecting: false,
@@ -842,7 +839,7 @@ fn finish_connect(
 
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
-    let (fd, peer_closed, partner) = {
+    let (fd, peer_closed, direct, partner) = {
         let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
@@ -850,19 +847,19 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         (
             me.fd,
             me.peer_closed,
+            me.last_read_full,
             me.relay.as_ref().map(|r| r.clone_ref(py)),
         )
     };
     if let Some(partner) = partner {
         return relay_readable(py, reactor, tr, partner.bind(py), fd, peer_closed);
     }
-    let read = READ_BUF.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        match sys::recv(fd, &mut buf) {
-            Ok(0) => Ok(None),
-            Ok(n) => Ok(Some((PyBytes::new(py, &buf[..n]), n == buf.len()))),
-            Err(e) => Err(e),
-        }
+    let read = read::read_bytes(py, fd, direct).map(|data| {
+        data.map(|data| {
+            let full = data.as_bytes().len() == READ_SIZE;
+            tr.borrow_mut().last_read_full = full;
+            (data, full)
+        })
     });
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
@@ -904,13 +901,10 @@ fn relay_readable(
     fd: RawFd,
     peer_closed: bool,
 ) {
-    let read = READ_BUF.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        match sys::recv(fd, &mut buf) {
-            Ok(0) => Ok((0, false)),
-            Ok(n) => Ok((n, relay::send_or_queue(partner, &buf[..n]))),
-            Err(e) => Err(e),
-        }
+    let read = read::with_buffer(|buf| match sys::recv(fd, buf) {
+        Ok(0) => Ok((0, false)),
+        Ok(n) => Ok((n, relay::send_or_queue(partner, &buf[..n]))),
+        Err(e) => Err(e),
     });
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
