@@ -408,3 +408,42 @@ def test_a_million_pending_timers():
     assert reactor.getDelayedCalls() == []
     assert sum(c.called for c in calls) == 500_000
     assert sum(c.cancelled for c in calls) == 500_000
+
+
+@pytest.mark.parametrize("ending", ["called", "cancelled"])
+def test_delayed_call_cycles_are_collected(reactor, ending):
+    """An object holding the DelayedCall of its own bound method forms a
+    cycle; once the call ran or was cancelled, the garbage collector frees
+    it (pending calls are kept off the collector's lists while queued)."""
+    import gc
+    import weakref
+
+    class Owner:
+        def __init__(self):
+            self.call = reactor.callLater(0, self.ring)
+
+        def ring(self):
+            self.rung = True
+
+    owner = Owner()
+    if ending == "cancelled":
+        owner.call.cancel()
+    else:
+        reactor.iterate(0)
+        assert owner.rung
+    gone = weakref.ref(owner)
+    del owner
+    gc.collect()
+    assert gone() is None
+
+
+def test_pending_delayed_call_survives_collection(reactor):
+    """A queued call whose only other reference is dropped still runs after
+    a full collection."""
+    import gc
+
+    seen = []
+    reactor.callLater(0, lambda: seen.append("ran"))
+    gc.collect()
+    reactor.iterate(0)
+    assert seen == ["ran"]

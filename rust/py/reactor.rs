@@ -19,7 +19,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::timers::TimerQueue;
 use crate::core::tokens::{TokenSlab, RESERVED_BASE};
-use crate::py::delayed_call::{delay_to_ns, DelayedCall};
+use crate::py::delayed_call::{delay_to_ns, track_again, untrack_pending, DelayedCall};
 use crate::py::dispatch::{call_logged, os_error, Hooks};
 use crate::py::fd_readers::FdReaders;
 use crate::py::port::{self, ListeningPort};
@@ -146,6 +146,7 @@ fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
         let Some(dc) = slf.borrow_mut().timers.pop_due(now, limit) else {
             break;
         };
+        track_again(dc.bind(py));
         let call = {
             let mut d = dc.bind(py).borrow_mut();
             d.handle = None;
@@ -482,6 +483,7 @@ impl ReactorBase {
         )?;
         let handle = slf.borrow_mut().timers.insert(deadline, dc.clone_ref(py));
         dc.bind(py).borrow_mut().handle = Some(handle);
+        untrack_pending(dc.bind(py));
         Ok(dc)
     }
 
