@@ -335,3 +335,12 @@ def _try_bad_pairs(a, b, c):
     c.registerProducer(protocol.Protocol(), True)
     results.append(attempt(c.startRelay, b))
     return results
+
+
+def test_command_line_portforward_is_relayed():
+    """The `torsion portforward` server protocol leaves dataReceived alone,
+    so its connections take the relay."""
+    from torsion.cli import LoggedProxyServer
+
+    assert LoggedProxyServer.dataReceived is portforward.Proxy.dataReceived
+    assert portforward.ProxyClient.dataReceived is portforward.Proxy.dataReceived
