@@ -284,3 +284,46 @@ def test_blockingCallFromThread_on_the_reactor(reactor, count):
     reactor.callInThread(inThread)
     run_until(reactor, lambda: len(got) == count)
     assert got == [n * 10 for n in range(count)]
+
+
+def test_thread_call_flood_does_not_hold_back_io(reactor):
+    """30,000 calls queued from a thread run in order, but spread over
+    several turns: a descriptor that is readable meanwhile is read before
+    the last of them runs (torsion runs at most 10,000 per turn)."""
+    import socket as socketmod
+
+    seen: list[int] = []
+    read_at: list[int] = []
+    a, b = socketmod.socketpair()
+
+    class Reader:
+        def fileno(self):
+            return a.fileno()
+
+        def doRead(self):
+            a.recv(1)
+            read_at.append(len(seen))
+            reactor.removeReader(self)
+
+        def connectionLost(self, reason):
+            pass
+
+        def logPrefix(self):
+            return "reader"
+
+    def flood():
+        for i in range(30_000):
+            reactor.callFromThread(seen.append, i)
+
+    t = threading.Thread(target=flood)
+    t.start()
+    t.join()
+    b.send(b"x")
+    reactor.addReader(Reader())
+    try:
+        run_until(reactor, lambda: len(seen) == 30_000 and read_at)
+    finally:
+        a.close()
+        b.close()
+    assert seen == list(range(30_000))
+    assert read_at and read_at[0] < 30_000

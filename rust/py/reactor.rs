@@ -119,10 +119,18 @@ impl ReactorBase {
     }
 }
 
+/// Thread calls run per loop turn at most (see `run_thread_calls`).
+const THREAD_CALLS_PER_TURN: usize = 10_000;
+
 fn run_thread_calls(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
     let calls = slf.borrow().thread_calls.clone();
-    // Only the calls queued before this turn: later ones wait for the next.
-    let count = calls.len();
+    // Only the calls queued before this turn (later ones wait for the
+    // next), and at most THREAD_CALLS_PER_TURN of them: threads flooding
+    // callFromThread (it costs them well under a microsecond) could
+    // otherwise queue enough to hold I/O back for most of a second. The
+    // rest run on the following turns, in order; the poll does not sleep
+    // while any are queued.
+    let count = calls.len().min(THREAD_CALLS_PER_TURN);
     for _ in 0..count {
         let Some(call) = calls.pop() else { break };
         let kwargs = call.kwargs.as_ref().map(|k| k.bind(py));
