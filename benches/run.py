@@ -23,12 +23,12 @@ Workloads (``--only`` takes these names or the groups ``echo`` and
                 generator's core
 
 Echo servers: torsion, twisted (default reactor, epoll), asyncio, uvloop
-(when importable), c (the C epoll server, when gcc can build it). Proxies:
-torsion-relay (portforward.ProxyFactory, Rust relay), torsion-py (the same
-with dataReceived overridden, so bytes go through Python), twisted
-(twisted.protocols.portforward), asyncio and uvloop (benches/proxies/
-asyncio_proxy.py), c (echo_servers/c_proxy.c, when built). The backend is the C echo server if it was built, else
-torsion's.
+and rloop (each when importable), c (the C epoll server, when gcc can
+build it). Proxies: torsion-relay (portforward.ProxyFactory, Rust relay),
+torsion-py (the same with dataReceived overridden, so bytes go through
+Python), twisted (twisted.protocols.portforward), asyncio, uvloop and rloop
+(benches/proxies/asyncio_proxy.py), c (echo_servers/c_proxy.c, when
+built). The backend is the C echo server if it was built, else torsion's.
 
 The ratio columns divide work per server CPU-second by the same figure for
 Twisted (or uvloop) on the same workload, so they are steadier than the
@@ -80,8 +80,16 @@ WORKLOADS = [
     Workload("proxy-1k", "proxy", "proxy", 50, "1k", "req"),
 ]
 
-ECHO_SERVERS = ["torsion", "twisted", "asyncio", "uvloop", "c"]
-PROXY_SERVERS = ["torsion-relay", "torsion-py", "twisted", "asyncio", "uvloop", "c"]
+ECHO_SERVERS = ["torsion", "twisted", "asyncio", "uvloop", "rloop", "c"]
+PROXY_SERVERS = [
+    "torsion-relay",
+    "torsion-py",
+    "twisted",
+    "asyncio",
+    "uvloop",
+    "rloop",
+    "c",
+]
 
 
 @dataclasses.dataclass
@@ -156,7 +164,7 @@ def package_versions(python: str) -> str:
     """Versions of the compared packages as installed for ``python``."""
     code = (
         "import importlib.metadata as m\n"
-        "for n in ('torsion', 'twisted', 'uvloop'):\n"
+        "for n in ('torsion', 'twisted', 'uvloop', 'rloop'):\n"
         "    try: print(n, m.version(n))\n"
         "    except m.PackageNotFoundError: pass\n"
     )
@@ -290,6 +298,7 @@ class Bench:
         self.loadgen = str(ensure_loadgen())
         self.c_echo = ensure_c_echo()
         self.has_uvloop = importable(self.python, "uvloop")
+        self.has_rloop = importable(self.python, "rloop")
         self.has_twisted = importable(self.python, "twisted")
         usable = os.sched_getaffinity(0)
         self.pinned = args.server_cpu in usable and args.client_cpu in usable
@@ -316,7 +325,7 @@ class Bench:
                 "--port-file",
                 str(port_file),
             ]
-        if name == "asyncio" or (name == "uvloop" and self.has_uvloop):
+        if self.asyncio_loop_available(name):
             argv = [py, str(echo / "asyncio_echo.py"), "0", "--loop", name]
             return [*argv, "--port-file", str(port_file)]
         if name == "c" and self.c_echo is not None:
@@ -337,11 +346,19 @@ class Bench:
             return argv
         if name == "twisted" and self.has_twisted:
             return [py, str(proxies / "twisted_proxy.py"), *common]
-        if name == "asyncio" or (name == "uvloop" and self.has_uvloop):
+        if self.asyncio_loop_available(name):
             return [py, str(proxies / "asyncio_proxy.py"), *common, "--loop", name]
         if name == "c" and self.c_echo is not None and C_PROXY.exists():
             return [str(C_PROXY), "0", str(backend), str(port_file)]
         return None
+
+    def asyncio_loop_available(self, name: str) -> bool:
+        """asyncio's own loop, or uvloop / rloop when installed."""
+        return (
+            name == "asyncio"
+            or (name == "uvloop" and self.has_uvloop)
+            or (name == "rloop" and self.has_rloop)
+        )
 
     def available(self, workload: Workload, name: str) -> bool:
         dummy = self.tmp / "probe"

@@ -54,13 +54,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("port", type=int)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    p.add_argument("--loop", choices=["asyncio", "uvloop", "rloop"], default="asyncio")
     p.add_argument("--port-file")
     a = p.parse_args()
     if a.loop == "uvloop":
         import uvloop
 
         uvloop.run(serve(a.host, a.port, a.port_file))
+    elif a.loop == "rloop":
+        import rloop
+
+        with asyncio.Runner(loop_factory=rloop.new_event_loop) as runner:
+            runner.run(serve(a.host, a.port, a.port_file))
     else:
         asyncio.run(serve(a.host, a.port, a.port_file))
 

@@ -144,13 +144,18 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--backend-host", default="127.0.0.1")
     p.add_argument("--backend-port", type=int, required=True)
-    p.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    p.add_argument("--loop", choices=["asyncio", "uvloop", "rloop"], default="asyncio")
     p.add_argument("--port-file")
     a = p.parse_args()
     if a.loop == "uvloop":
         import uvloop
 
         uvloop.run(serve(a))
+    elif a.loop == "rloop":
+        import rloop
+
+        with asyncio.Runner(loop_factory=rloop.new_event_loop) as runner:
+            runner.run(serve(a))
     else:
         asyncio.run(serve(a))
 
