@@ -1,0 +1,1347 @@
+"""Fidelity audit of torsion's networking API against Twisted 26.10.
+
+Every test runs one scenario on Twisted and on torsion and asserts the
+values Twisted gives (recorded from Twisted 26.10): reactor-based scenarios
+use the ``flavor`` fixture over real loopback sockets; the others use the
+``impl`` fixture below, which hands out the matching module set. Where
+torsion differs, its parametrization is a strict xfail whose reason names
+the bug.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import importlib
+import random
+import re
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import run_until
+from zope.interface import implementer
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+_MODULES = {
+    "basic": "protocols.basic",
+    "policies": "protocols.policies",
+    "portforward": "protocols.portforward",
+    "protocol": "internet.protocol",
+    "testing": "internet.testing",
+    "task": "internet.task",
+    "defer": "internet.defer",
+    "error": "internet.error",
+    "address": "internet.address",
+    "endpoints": "internet.endpoints",
+    "main": "internet.main",
+    "service": "application.service",
+    "appinternet": "application.internet",
+    "failure": "python.failure",
+    "log": "python.log",
+}
+
+
+def _modules(root: str) -> types.SimpleNamespace:
+    ns = types.SimpleNamespace(name=root)
+    for key, path in _MODULES.items():
+        setattr(ns, key, importlib.import_module(f"{root}.{path}"))
+    return ns
+
+
+def _torsionBug(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"torsion bug: {reason}")
+
+
+def _impls(bug: str | None = None) -> list[Any]:
+    """Parameters for ``impl``: Twisted, then torsion (a strict xfail when
+    ``bug`` names a known difference)."""
+    torsion = (
+        "torsion" if bug is None else pytest.param("torsion", marks=_torsionBug(bug))
+    )
+    return ["twisted", torsion]
+
+
+@pytest.fixture
+def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
+    """The module set of the framework named by the parametrization."""
+    return _modules(request.param)
+
+
+def _xfailOnTorsion(request: pytest.FixtureRequest, flavor: Any, reason: str) -> None:
+    if flavor.name == "torsion":
+        request.applymarker(_torsionBug(reason))
+
+
+def _outcome(function: Callable[[], Any]) -> Any:
+    """The value returned, or (exception type name, message)."""
+    try:
+        return function()
+    except Exception as e:
+        return (type(e).__name__, str(e))
+
+
+def _noAddress(text: str) -> str:
+    return re.sub(r"0x[0-9a-f]+", "0xX", text)
+
+
+def _noPort(text: str, port: int) -> str:
+    return text.replace(str(port), "PORT")
+
+
+class _Recorder:
+    """A pair of connected protocols (server and client) over loopback that
+    record their events in one list; ``hooks`` run user actions."""
+
+    def __init__(
+        self,
+        flavor: Any,
+        server: dict[str, Callable[..., Any]] | None = None,
+        client: dict[str, Callable[..., Any]] | None = None,
+        events: list[Any] | None = None,
+    ) -> None:
+        self.flavor = flavor
+        self.events: list[Any] = [] if events is None else events
+        self.lost: list[str] = []
+        self.serverClass = self._make("S", server or {})
+        self.clientClass = self._make("C", client or {})
+
+    def _make(self, side: str, hooks: dict[str, Callable[..., Any]]) -> type:
+        recorder = self
+        events = self.events
+
+        class Side(self.flavor.protocol.Protocol):
+            def connectionMade(self) -> None:
+                events.append((side, "made"))
+                if "made" in hooks:
+                    hooks["made"](self)
+
+            def dataReceived(self, data: bytes) -> None:
+                events.append((side, "data", data))
+                if "data" in hooks:
+                    hooks["data"](self, data)
+
+            def connectionLost(self, reason: Any) -> None:
+                events.append(
+                    (side, "lost", reason.type.__name__, reason.getErrorMessage())
+                )
+                if "lost" in hooks:
+                    hooks["lost"](self, reason)
+                recorder.lost.append(side)
+
+        Side.__name__ = Side.__qualname__ = "Side"
+        return Side
+
+    def run(
+        self, until: Callable[[], bool] | None = None, timeout: float = 5.0
+    ) -> list[Any]:
+        reactor = self.flavor.reactor
+        protocol = self.flavor.protocol
+        port = reactor.listenTCP(
+            0, protocol.Factory.forProtocol(self.serverClass), interface="127.0.0.1"
+        )
+        self.port = port.getHost().port
+        reactor.connectTCP(
+            "127.0.0.1", self.port, protocol.ClientFactory.forProtocol(self.clientClass)
+        )
+        try:
+            run_until(reactor, until or (lambda: len(self.lost) >= 2), timeout)
+        finally:
+            port.stopListening()
+        return self.events
+
+
+def _record(events: list[Any], tag: str, function: Callable[[], Any]) -> None:
+    events.append((tag, _outcome(function)))
+
+
+DONE = ("lost", "ConnectionDone", "Connection was closed cleanly.")
+ABORTED = (
+    "lost",
+    "ConnectionAborted",
+    "Connection was aborted locally using ITCPTransport.abortConnection.",
+)
+LOST = (
+    "lost",
+    "ConnectionLost",
+    "Connection to the other side was lost in a non-clean fashion.",
+)
+
+
+# ---------------------------------------------------------------------------
+# TCP transport: closing orders and reasons
+
+
+def _writeThenAbort(p: Any) -> None:
+    p.transport.write(b"x" * 10)
+    p.transport.abortConnection()
+
+
+def _loseThenAbort(p: Any) -> None:
+    p.transport.loseConnection()
+    p.transport.abortConnection()
+
+
+def _abortThenLose(p: Any) -> None:
+    p.transport.abortConnection()
+    p.transport.loseConnection()
+
+
+def _abortTwice(p: Any) -> None:
+    p.transport.abortConnection()
+    p.transport.abortConnection()
+
+
+@pytest.mark.parametrize(
+    "server, client, expected",
+    [
+        (
+            {},
+            {"made": _writeThenAbort},
+            [("S", "made"), ("C", "made"), ("C", *ABORTED), ("S", *LOST)],
+        ),
+        (
+            {"made": _abortTwice},
+            {},
+            [("S", "made"), ("C", "made"), ("S", *ABORTED), ("C", *LOST)],
+        ),
+        (
+            {"made": _loseThenAbort},
+            {},
+            [("S", "made"), ("C", "made"), ("S", *ABORTED), ("C", *LOST)],
+        ),
+        (
+            {"made": _abortThenLose},
+            {},
+            [("S", "made"), ("C", "made"), ("S", *ABORTED), ("C", *LOST)],
+        ),
+        (
+            {},
+            {"made": lambda p: p.transport.loseConnection()},
+            [("S", "made"), ("C", "made"), ("C", *DONE), ("S", *DONE)],
+        ),
+    ],
+    ids=[
+        "client-write-abort",
+        "abort-twice",
+        "lose-then-abort",
+        "abort-then-lose",
+        "client-lose",
+    ],
+)
+def test_close_orders_and_reasons(flavor, server, client, expected):
+    """Who sees connectionLost first, with which reason and message, for
+    each combination of loseConnection/abortConnection."""
+    assert _Recorder(flavor, server, client).run() == expected
+
+
+def test_flags_through_lose_connection(flavor):
+    """connected/disconnecting/disconnected of the transport and the
+    protocol's connected, before and after loseConnection and inside
+    connectionLost on both sides."""
+    events: list[Any] = []
+
+    def flags(p: Any, tag: str) -> None:
+        t = p.transport
+        events.append((tag, t.connected, t.disconnecting, t.disconnected, p.connected))
+
+    def made(p: Any) -> None:
+        flags(p, "m1")
+        p.transport.loseConnection()
+        flags(p, "m2")
+
+    rec = _Recorder(
+        flavor,
+        {"made": made, "lost": lambda p, r: flags(p, "sl")},
+        {"lost": lambda p, r: flags(p, "cl")},
+    )
+    rec.run()
+    assert events == [
+        ("m1", 1, 0, 0, 1),
+        ("m2", 1, 1, 0, 1),
+        ("sl", 0, 1, 1, 1),
+        ("cl", 0, 0, 1, 1),
+    ]
+
+
+def test_flags_through_abort_connection(flavor):
+    """abortConnection does not set disconnecting; inside connectionLost
+    the transport is disconnected."""
+    events: list[Any] = []
+
+    def flags(p: Any, tag: str) -> None:
+        t = p.transport
+        events.append((tag, t.connected, t.disconnecting, t.disconnected))
+
+    def made(p: Any) -> None:
+        p.transport.abortConnection()
+        flags(p, "m")
+
+    _Recorder(flavor, {"made": made, "lost": lambda p, r: flags(p, "sl")}).run()
+    assert events == [("m", 1, 0, 0), ("sl", 0, 0, 1)]
+
+
+def test_close_calls_inside_connection_lost_are_harmless(flavor):
+    """loseConnection and abortConnection from inside connectionLost do
+    nothing more; the peer still sees a clean close."""
+    events: list[Any] = []
+
+    def lost(p: Any, reason: Any) -> None:
+        p.transport.loseConnection()
+        p.transport.abortConnection()
+        events.append((p.transport.connected, p.transport.disconnecting))
+
+    rec = _Recorder(
+        flavor, {"made": lambda p: p.transport.loseConnection(), "lost": lost}
+    )
+    assert rec.run() == [("S", "made"), ("C", "made"), ("S", *DONE), ("C", *DONE)]
+    assert events == [(0, 1)]
+
+
+def test_write_inside_connection_lost_is_dropped(flavor):
+    """write() after the connection is gone returns None and sends
+    nothing."""
+    events: list[Any] = []
+    rec = _Recorder(
+        flavor,
+        {
+            "made": lambda p: p.transport.loseConnection(),
+            "lost": lambda p, r: _record(events, "w", lambda: p.transport.write(b"zz")),
+        },
+    )
+    assert rec.run() == [("S", "made"), ("C", "made"), ("S", *DONE), ("C", *DONE)]
+    assert events == [("w", None)]
+
+
+def test_write_type_errors(flavor):
+    """write and writeSequence of str (or of a str inside) raise
+    TypeError("Data must be bytes"); writeSequence(None) the iteration
+    error; a bytes subclass is sent."""
+    events: list[Any] = []
+
+    def made(p: Any) -> None:
+        t = p.transport
+        _record(events, "str", lambda: t.write("zz"))
+        _record(events, "seq of ints", lambda: t.writeSequence(b"ab"))
+        _record(events, "seq str", lambda: t.writeSequence("ab"))
+        _record(events, "none", lambda: t.writeSequence(None))
+        _record(events, "subclass", lambda: t.write(type("B", (bytes,), {})(b"sub")))
+        t.loseConnection()
+
+    rec = _Recorder(flavor, {"made": made})
+    assert rec.run() == [
+        ("S", "made"),
+        ("C", "made"),
+        ("S", *DONE),
+        ("C", "data", b"sub"),
+        ("C", *DONE),
+    ]
+    assert events == [
+        ("str", ("TypeError", "Data must be bytes")),
+        ("seq of ints", ("TypeError", "Data must be bytes")),
+        ("seq str", ("TypeError", "Data must be bytes")),
+        ("none", ("TypeError", "'NoneType' object is not iterable")),
+        ("subclass", None),
+    ]
+
+
+def test_write_after_lose_write_connection_is_still_sent(flavor):
+    """Twisted sends data written after loseWriteConnection() (it is
+    queued before the FIN); disconnecting stays false."""
+    events: list[Any] = []
+
+    def made(p: Any) -> None:
+        p.transport.write(b"a")
+        p.transport.loseWriteConnection()
+        _record(events, "w", lambda: p.transport.write(b"b"))
+        events.append(("disconnecting", p.transport.disconnecting))
+
+    rec = _Recorder(
+        flavor, {"made": made}, {"data": lambda p, d: p.transport.loseConnection()}
+    )
+    assert rec.run() == [
+        ("S", "made"),
+        ("C", "made"),
+        ("C", "data", b"ab"),
+        ("C", *DONE),
+        ("S", *DONE),
+    ]
+    assert events == [("w", None), ("disconnecting", 0)]
+
+
+@pytest.mark.parametrize("method", ["stopReading", "pauseProducing"])
+def test_paused_reading_holds_data_and_close(flavor, method):
+    """While reading is paused the server sees neither the data nor the
+    peer's close; resuming delivers both, in order."""
+    events: list[Any] = []
+    resume = {"stopReading": "startReading", "pauseProducing": "resumeProducing"}[
+        method
+    ]
+
+    def made(p: Any) -> None:
+        getattr(p.transport, method)()
+
+        def later() -> None:
+            events.append("resume")
+            getattr(p.transport, resume)()
+
+        flavor.reactor.callLater(0.2, later)
+
+    def clientMade(p: Any) -> None:
+        p.transport.write(b"hi")
+        p.transport.loseConnection()
+
+    rec = _Recorder(flavor, {"made": made}, {"made": clientMade}, events)
+    assert rec.run() == [
+        ("S", "made"),
+        ("C", "made"),
+        ("C", *DONE),
+        "resume",
+        ("S", "data", b"hi"),
+        ("S", *DONE),
+    ]
+
+
+def test_stop_producing_closes_cleanly(flavor):
+    """transport.stopProducing() is a clean loseConnection."""
+    rec = _Recorder(flavor, {"made": lambda p: p.transport.stopProducing()})
+    assert rec.run() == [("S", "made"), ("C", "made"), ("S", *DONE), ("C", *DONE)]
+
+
+def test_lose_write_then_lose_connection(flavor):
+    """A half-closeable client sees the data, then readConnectionLost,
+    then closes itself; the server's loseConnection after its
+    loseWriteConnection ends it at once."""
+    events: list[Any] = []
+    interfaces = importlib.import_module(flavor.name + ".internet.interfaces")
+
+    @implementer(interfaces.IHalfCloseableProtocol)
+    class Client(flavor.protocol.Protocol):
+        def dataReceived(self, data: bytes) -> None:
+            events.append(("C", "data", data))
+
+        def readConnectionLost(self) -> None:
+            events.append(("C", "rcl", self.transport.disconnecting))
+            self.transport.loseConnection()
+
+        def writeConnectionLost(self) -> None:
+            events.append(("C", "wcl"))
+
+        def connectionLost(self, reason: Any) -> None:
+            events.append(("C", "lost", reason.type.__name__))
+
+    class Server(flavor.protocol.Protocol):
+        def connectionMade(self) -> None:
+            self.transport.write(b"a")
+            self.transport.loseWriteConnection()
+            self.transport.loseConnection()
+
+        def connectionLost(self, reason: Any) -> None:
+            events.append(("S", "lost", reason.type.__name__))
+
+    reactor = flavor.reactor
+    port = reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Server), interface="127.0.0.1"
+    )
+    reactor.connectTCP(
+        "127.0.0.1",
+        port.getHost().port,
+        flavor.protocol.ClientFactory.forProtocol(Client),
+    )
+    try:
+        run_until(reactor, lambda: len([e for e in events if e[1] == "lost"]) == 2)
+    finally:
+        port.stopListening()
+    assert events == [
+        ("S", "lost", "ConnectionDone"),
+        ("C", "data", b"a"),
+        ("C", "rcl", 0),
+        ("C", "lost", "ConnectionDone"),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# TCP transport: names, reprs and the log system of protocol callbacks
+
+
+def test_server_transport_log_prefix_and_repr(flavor):
+    """A server transport's logPrefix is "<protocol>,<session>,<peer
+    host>" and its repr "<protocol #session on port>"."""
+    seen: list[Any] = []
+
+    def look(p: Any) -> None:
+        seen.append((p.transport.logPrefix(), repr(p.transport), str(p.transport)))
+        p.transport.loseConnection()
+
+    rec = _Recorder(flavor, {"made": look})
+    rec.run()
+    assert [tuple(_noPort(x, rec.port) for x in s) for s in seen] == [
+        ("Side,0,127.0.0.1", "<Side #0 on PORT>", "<Side #0 on PORT>")
+    ]
+
+
+def test_server_transport_log_prefix_inside_connection_lost(flavor, request):
+    """Twisted's server logPrefix is fixed at accept: still the
+    protocol's name inside connectionLost."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "Server.logPrefix() (python/torsion/internet/tcp.py) gives '-,0,127.0.0.1' "
+        "inside connectionLost because the transport's protocol is already None",
+    )
+    seen: list[Any] = []
+    rec = _Recorder(
+        flavor,
+        {
+            "made": lambda p: p.transport.loseConnection(),
+            "lost": lambda p, r: seen.append(p.transport.logPrefix()),
+        },
+    )
+    rec.run()
+    assert seen == ["Side,0,127.0.0.1"]
+
+
+def test_client_transport_log_prefix(flavor, request):
+    """Twisted's client transport logPrefix is "<protocol>,client"."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "tcp.Client inherits Connection.logPrefix() (python/torsion/internet/tcp.py): "
+        "'Side' instead of Twisted's 'Side,client'",
+    )
+    seen: list[Any] = []
+    rec = _Recorder(
+        flavor,
+        client={
+            "made": lambda p: (
+                seen.append(p.transport.logPrefix()),
+                p.transport.loseConnection(),
+            )
+        },
+    )
+    rec.run()
+    assert seen == ["Side,client"]
+
+
+def test_client_transport_repr(flavor, request):
+    """Twisted: "<<class '...tcp.Client'> to ('127.0.0.1', port) at hex id>"."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "Connection.__repr__ (python/torsion/internet/tcp.py) gives "
+        "'<Client fd=N protocol=...>' for client transports",
+    )
+    seen: list[Any] = []
+    rec = _Recorder(
+        flavor,
+        client={
+            "made": lambda p: (
+                seen.append(repr(p.transport)),
+                p.transport.loseConnection(),
+            )
+        },
+    )
+    rec.run()
+    [text] = seen
+    expected = (
+        f"<<class '{flavor.name}.internet.tcp.Client'> to ('127.0.0.1', {rec.port}) at "
+    )
+    assert text.startswith(expected)
+    assert re.fullmatch(r"[0-9a-f]+>", text[len(expected) :])
+
+
+def test_transport_protocol_inside_connection_lost(flavor):
+    """Inside connectionLost the transport's fileno() is -1."""
+    seen: list[Any] = []
+    rec = _Recorder(
+        flavor,
+        {
+            "made": lambda p: p.transport.loseConnection(),
+            "lost": lambda p, r: seen.append(p.transport.fileno()),
+        },
+        {"lost": lambda p, r: seen.append(p.transport.fileno())},
+    )
+    rec.run()
+    assert seen == [-1, -1]
+
+
+class _LegacyLog:
+    """Events of the framework's twisted.python.log-style publisher."""
+
+    def __init__(self, flavor: Any) -> None:
+        self.log = importlib.import_module(flavor.name + ".python.log")
+        self.events: list[dict[str, Any]] = []
+        self.log.addObserver(self.events.append)
+
+    def close(self) -> None:
+        self.log.removeObserver(self.events.append)
+
+
+@pytest.mark.parametrize("side", ["S", "C"])
+def test_log_system_of_error_in_data_received(flavor, request, side):
+    """An exception raised by dataReceived is logged with system = the
+    transport's logPrefix()."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "the loop calls protocol callbacks without the transport's log context "
+        "(rust/py/dispatch.rs, python/torsion/internet/_hooks.py logError): system is '-'",
+    )
+    observed = _LegacyLog(flavor)
+
+    def boom(p: Any, data: bytes) -> None:
+        raise ValueError("boom")
+
+    writer = {"made": lambda p: p.transport.write(b"x")}
+    raiser = {"data": boom}
+    try:
+        if side == "S":
+            _Recorder(flavor, raiser, writer).run()
+        else:
+            _Recorder(flavor, writer, raiser).run()
+    finally:
+        observed.close()
+    systems = [
+        (e["system"], e["failure"].getErrorMessage())
+        for e in observed.events
+        if e.get("isError")
+    ]
+    assert systems == [({"S": "Side,0,127.0.0.1", "C": "Side,client"}[side], "boom")]
+
+
+def test_log_system_of_messages_from_protocol_callbacks(flavor, request):
+    """log.msg() inside dataReceived/connectionLost carries the
+    transport's logPrefix() as system."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "protocol callbacks run without callWithLogger's context "
+        "(rust/py/dispatch.rs): every message has system '-'",
+    )
+    observed = _LegacyLog(flavor)
+    log = observed.log
+
+    def clientData(p: Any, data: bytes) -> None:
+        log.msg("C data")
+        p.transport.loseConnection()
+
+    try:
+        _Recorder(
+            flavor,
+            {
+                "made": lambda p: p.transport.write(b"x"),
+                "lost": lambda p, r: log.msg("S lost"),
+            },
+            {"data": clientData, "lost": lambda p, r: log.msg("C lost")},
+        ).run()
+    finally:
+        observed.close()
+    mine = [
+        (e["system"], e["message"][0])
+        for e in observed.events
+        if e.get("message") and e["message"][0] in ("C data", "C lost", "S lost")
+    ]
+    assert mine == [
+        ("Side,client", "C data"),
+        ("Side,client", "C lost"),
+        ("Side,0,127.0.0.1", "S lost"),
+    ]
+
+
+def test_reactor_shutdown_reason_of_open_connections(flavor, request):
+    """Stopping the reactor closes open connections with Twisted's
+    main.CONNECTION_LOST, ConnectionLost("Connection lost")."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "TorsionReactor.disconnectAll (python/torsion/internet/_reactor.py) uses "
+        "ConnectionLost() without the 'Connection lost' argument",
+    )
+    rec = _Recorder(flavor)
+    rec.run(until=lambda: len(rec.events) == 2)
+    assert sorted(rec.events) == [
+        ("C", "lost", "ConnectionLost", LOST[2][:-1] + ": Connection lost."),
+        ("C", "made"),
+        ("S", "lost", "ConnectionLost", LOST[2][:-1] + ": Connection lost."),
+        ("S", "made"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "impl",
+    _impls("torsion.internet.main has no CONNECTION_LOST/CONNECTION_DONE constants"),
+    indirect=True,
+)
+def test_main_connection_constants(impl):
+    """twisted.internet.main.CONNECTION_DONE/CONNECTION_LOST."""
+    done = impl.main.CONNECTION_DONE
+    lost = impl.main.CONNECTION_LOST
+    assert (type(done), done.args, str(done)) == (
+        impl.error.ConnectionDone,
+        ("Connection done",),
+        "Connection was closed cleanly: Connection done.",
+    )
+    assert (type(lost), lost.args) == (impl.error.ConnectionLost, ("Connection lost",))
+
+
+# ---------------------------------------------------------------------------
+# producers on a TCP transport
+
+
+class _Producer:
+    def __init__(self, events: list[Any], name: str = "P") -> None:
+        self.events = events
+        self.name = name
+
+    def pauseProducing(self) -> None:
+        self.events.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.events.append("resume")
+
+    def stopProducing(self) -> None:
+        self.events.append("stop")
+
+    def __repr__(self) -> str:
+        return f"<producer {self.name}>"
+
+
+def test_register_producer_twice_message(flavor):
+    """A second registerProducer raises RuntimeError naming both
+    producers; the first is stopped when the connection closes."""
+    events: list[Any] = []
+
+    def made(p: Any) -> None:
+        _record(
+            events,
+            "reg",
+            lambda: p.transport.registerProducer(_Producer(events, "A"), True),
+        )
+        _record(
+            events,
+            "reg2",
+            lambda: p.transport.registerProducer(_Producer(events, "B"), True),
+        )
+        p.transport.loseConnection()
+
+    _Recorder(flavor, {"made": made}, events=events).run()
+    assert events == [
+        ("S", "made"),
+        ("reg", None),
+        (
+            "reg2",
+            (
+                "RuntimeError",
+                "Cannot register producer <producer B>, because producer "
+                "<producer A> was never unregistered.",
+            ),
+        ),
+        ("C", "made"),
+        "stop",
+        ("S", *DONE),
+        ("C", *DONE),
+    ]
+
+
+@pytest.mark.parametrize(
+    "action, expected",
+    [
+        (
+            "lose",
+            [
+                ("S", "made"),
+                ("reg", None),
+                ("C", "made"),
+                "stop",
+                ("S", *DONE),
+                ("C", *DONE),
+            ],
+        ),
+        (
+            "abort",
+            [
+                ("S", "made"),
+                ("reg", None),
+                ("C", "made"),
+                "stop",
+                ("S", *ABORTED),
+                ("C", *LOST),
+            ],
+        ),
+        (
+            "unregister",
+            [
+                ("S", "made"),
+                ("reg", None),
+                ("unreg", None),
+                ("unreg2", None),
+                ("C", "made"),
+                ("S", *DONE),
+                ("C", *DONE),
+            ],
+        ),
+        (
+            "lose-first",
+            [
+                ("S", "made"),
+                ("reg", None),
+                ("C", "made"),
+                "stop",
+                ("S", *DONE),
+                ("C", *DONE),
+            ],
+        ),
+    ],
+)
+def test_streaming_producer_is_stopped_on_close(flavor, action, expected):
+    """A registered streaming producer gets stopProducing when the
+    connection closes, not if it was unregistered (twice is harmless), and
+    also when registered after loseConnection."""
+    events: list[Any] = []
+
+    def made(p: Any) -> None:
+        t = p.transport
+        if action == "lose-first":
+            t.loseConnection()
+        _record(events, "reg", lambda: t.registerProducer(_Producer(events), True))
+        if action == "abort":
+            t.abortConnection()
+        elif action == "unregister":
+            _record(events, "unreg", t.unregisterProducer)
+            _record(events, "unreg2", t.unregisterProducer)
+            t.loseConnection()
+        elif action == "lose":
+            t.loseConnection()
+
+    _Recorder(flavor, {"made": made}, events=events).run()
+    assert events == expected
+
+
+def test_producer_stopped_when_peer_closes(flavor):
+    """The peer's close stops the producer before connectionLost."""
+    events: list[Any] = []
+    _Recorder(
+        flavor,
+        {"made": lambda p: p.transport.registerProducer(_Producer(events), True)},
+        {"made": lambda p: p.transport.loseConnection()},
+        events,
+    ).run()
+    assert events == [
+        ("S", "made"),
+        ("C", "made"),
+        ("C", *DONE),
+        "stop",
+        ("S", *DONE),
+    ]
+
+
+def test_register_producer_inside_connection_lost_stops_it(flavor):
+    """Registering on a closed transport stops the producer at once."""
+    events: list[Any] = []
+
+    def lost(p: Any, reason: Any) -> None:
+        _record(
+            events, "reg", lambda: p.transport.registerProducer(_Producer(events), True)
+        )
+
+    _Recorder(
+        flavor,
+        {"made": lambda p: p.transport.loseConnection(), "lost": lost},
+        {},
+        events,
+    ).run()
+    assert events == [
+        ("S", "made"),
+        ("C", "made"),
+        ("S", *DONE),
+        "stop",
+        ("reg", None),
+        ("C", *DONE),
+    ]
+
+
+def test_pull_producer_keeps_lose_connection_waiting(flavor):
+    """With a pull producer registered, loseConnection waits: the
+    producer is asked for more until it unregisters; then the connection
+    closes cleanly after the data."""
+    events: list[Any] = []
+
+    def made(p: Any) -> None:
+        t = p.transport
+
+        class Pull:
+            count = 0
+
+            def resumeProducing(self) -> None:
+                self.count += 1
+                events.append(("resume", self.count))
+                if self.count < 3:
+                    t.write(b"p%d" % self.count)
+                else:
+                    t.unregisterProducer()
+
+            def stopProducing(self) -> None:
+                events.append("stop")
+
+        t.registerProducer(Pull(), False)
+        t.loseConnection()
+
+    rec = _Recorder(flavor, {"made": made}, {}, events)
+    rec.run()
+    received = b"".join(e[2] for e in events if e[:2] == ("C", "data"))
+    assert received == b"p1p2"
+    assert [e for e in events if e[:2] != ("C", "data")] == [
+        ("S", "made"),
+        ("resume", 1),
+        ("C", "made"),
+        ("resume", 2),
+        ("resume", 3),
+        ("S", *DONE),
+        ("C", *DONE),
+    ]
+
+
+def test_streaming_producer_paused_by_a_large_write(flavor):
+    """Writing more than the buffer holds pauses a streaming producer
+    (once) before write() returns."""
+    events: list[Any] = []
+    pauses: list[int] = []
+
+    def made(p: Any) -> None:
+        t = p.transport
+        t.registerProducer(_Producer(events), True)
+        t.write(b"x" * (8 * 1024 * 1024))
+        pauses.append(events.count("pause"))
+        t.unregisterProducer()
+        t.loseConnection()
+
+    received: list[int] = []
+    _Recorder(
+        flavor, {"made": made}, {"data": lambda p, d: received.append(len(d))}
+    ).run()
+    assert pauses == [1]
+    assert sum(received) == 8 * 1024 * 1024
+    assert "stop" not in events
+
+
+# ---------------------------------------------------------------------------
+# listening ports and connectors
+
+
+def test_listening_port_repr_host_and_stop(flavor):
+    """The port's repr while listening and after, its getHost(), the
+    factory's numPorts, and the Deferred of stopListening."""
+    reactor = flavor.reactor
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    number = port.getHost().port
+    mod = flavor.name
+    assert _noPort(repr(port), number) == (
+        f"<<class '{mod}.internet.tcp.Port'> of <class '{mod}.internet.protocol.Factory'> on PORT>"
+    )
+    assert str(port) == repr(port)
+    assert (
+        repr(port.getHost())
+        == f"IPv4Address(type='TCP', host='127.0.0.1', port={number})"
+    )
+    assert (port.connected, factory.numPorts) == (True, 1)
+    fired: list[Any] = []
+    port.stopListening().addBoth(fired.append)
+    run_until(reactor, lambda: fired)
+    assert fired == [None]
+    assert (port.connected, factory.numPorts) == (False, 0)
+    assert repr(port) == (
+        f"<<class '{mod}.internet.tcp.Port'> of "
+        f"<class '{mod}.internet.protocol.Factory'> (not listening)>"
+    )
+
+
+def test_listening_port_disconnected_flag(flavor, request):
+    """Twisted's Port has FileDescriptor's ``disconnected`` flag: 0 while
+    listening, 1 once stopped."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "tcp.Port (python/torsion/internet/tcp.py, rust/py/port.rs) has no "
+        "'disconnected' attribute",
+    )
+    reactor = flavor.reactor
+    port = reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
+    seen = [port.disconnected]
+    fired: list[Any] = []
+    port.stopListening().addBoth(fired.append)
+    run_until(reactor, lambda: fired)
+    seen.append(port.disconnected)
+    assert seen == [0, 1]
+
+
+def test_cannot_listen_error_attributes(flavor):
+    """Listening on a port in use: CannotListenError with interface, port,
+    socketError and Twisted's message."""
+    reactor = flavor.reactor
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    number = port.getHost().port
+    try:
+        with pytest.raises(flavor.error.CannotListenError) as info:
+            reactor.listenTCP(number, factory, interface="127.0.0.1")
+    finally:
+        port.stopListening()
+    e = info.value
+    assert (e.interface, e.port, type(e.socketError), e.socketError.errno) == (
+        "127.0.0.1",
+        number,
+        OSError,
+        98,
+    )
+    assert (
+        str(e)
+        == f"Couldn't listen on 127.0.0.1:{number}: [Errno 98] Address already in use."
+    )
+    assert factory.numPorts == 1
+
+
+@pytest.mark.parametrize(
+    "interface, expected",
+    [
+        ("localhost", ("IPv4Address", "127.0.0.1")),
+        ("", ("IPv4Address", "0.0.0.0")),
+        ("127.1", ("IPv4Address", "127.0.0.1")),
+        ("::1", ("IPv6Address", "::1")),
+        (
+            " 127.0.0.1",
+            (
+                "CannotListenError",
+                "Couldn't listen on  127.0.0.1:0: [Errno -2] Name or service not known.",
+            ),
+        ),
+        (
+            "1.2.3.4",
+            (
+                "CannotListenError",
+                "Couldn't listen on 1.2.3.4:0: [Errno 99] Cannot assign requested address.",
+            ),
+        ),
+    ],
+)
+def test_listen_interfaces(flavor, interface, expected):
+    """Names and short forms are resolved; unusable ones give
+    CannotListenError with the resolver's or bind's message."""
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+
+    def listen() -> Any:
+        port = flavor.reactor.listenTCP(0, factory, interface=interface)
+        try:
+            return (type(port.getHost()).__name__, port.getHost().host)
+        finally:
+            port.stopListening()
+
+    assert _outcome(listen) == expected
+
+
+def _resourceWarnings(function: Callable[[], Any]) -> list[str]:
+    """Run ``function``, collect garbage, and return the ResourceWarnings
+    (unclosed sockets) raised meanwhile."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        function()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.parametrize("number", [-1, 70000])
+def test_listen_port_out_of_range(flavor, number):
+    """OverflowError from bind for a port outside 0-65535. (Twisted, and
+    torsion with it, leave the new socket to the garbage collector: that
+    warning is collected here, not checked.)"""
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    raised: list[Any] = []
+
+    def listen() -> None:
+        raised.append(_outcome(lambda: flavor.reactor.listenTCP(number, factory)))
+
+    _resourceWarnings(listen)
+    assert raised == [("OverflowError", "bind(): port must be 0-65535.")]
+    assert factory.numPorts == 0
+
+
+@pytest.mark.parametrize("number", [-1, 70000])
+def test_connect_port_out_of_range_fails_without_leak(flavor, request, number):
+    """Twisted fails the attempt with OverflowError through
+    clientConnectionFailed and closes the socket it made."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "tcp.Client._connect (python/torsion/internet/tcp.py) closes its socket "
+        "only on OSError: the OverflowError of connect_ex leaves it unclosed",
+    )
+    events: list[Any] = []
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = flavor.protocol.Protocol
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            events.append((reason.type.__name__, reason.getErrorMessage()))
+
+    def attempt() -> None:
+        flavor.reactor.connectTCP("127.0.0.1", number, F(), timeout=2)
+        run_until(flavor.reactor, lambda: events)
+
+    leaks = _resourceWarnings(attempt)
+    assert events == [("OverflowError", "connect_ex(): port must be 0-65535.")]
+    assert leaks == []
+
+
+def test_two_ports_one_factory_start_stop(flavor):
+    """startFactory once for the first port, stopFactory once after the
+    last port stopped; numPorts counts ports."""
+    reactor = flavor.reactor
+    events: list[Any] = []
+
+    class F(flavor.protocol.Factory):
+        protocol = flavor.protocol.Protocol
+
+        def startFactory(self) -> None:
+            events.append(("start", self.numPorts))
+
+        def stopFactory(self) -> None:
+            events.append(("stop", self.numPorts))
+
+    factory = F()
+    first = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    second = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    events.append(factory.numPorts)
+    done: list[Any] = []
+
+    def firstStopped(_: Any) -> None:
+        events.append(("first", factory.numPorts))
+        second.stopListening().addCallback(
+            lambda _: (events.append(("second", factory.numPorts)), done.append(1))
+        )
+
+    first.stopListening().addCallback(firstStopped)
+    events.append(("asked", factory.numPorts))
+    run_until(reactor, lambda: done)
+    assert events == [
+        ("start", 0),
+        2,
+        ("asked", 2),
+        ("first", 1),
+        ("stop", 0),
+        ("second", 0),
+    ]
+
+
+def test_connector_stop_connecting_then_connect_again(flavor):
+    """stopConnecting fails the attempt with UserError at once; a second
+    stopConnecting raises NotConnectingError; connect() on the same
+    connector starts over (and, to a closed port, fails)."""
+    reactor = flavor.reactor
+    events: list[Any] = []
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = flavor.protocol.Protocol
+
+        def startedConnecting(self, connector: Any) -> None:
+            events.append(("started", connector.state))
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            events.append(("failed", reason.type.__name__, connector.state))
+            failures.append(reason)
+
+    failures: list[Any] = []
+    connector = reactor.connectTCP("127.0.0.1", 1, F(), timeout=3)
+    assert connector.state == "connecting"
+    assert (
+        repr(connector.getDestination())
+        == "IPv4Address(type='TCP', host='127.0.0.1', port=1)"
+    )
+    connector.stopConnecting()
+    assert connector.state == "disconnected"
+    with pytest.raises(flavor.error.NotConnectingError) as info:
+        connector.stopConnecting()
+    assert str(info.value) == (
+        "The Connector was not connecting when it was asked to stop connecting: "
+        "we're not trying to connect."
+    )
+    assert events == [
+        ("started", "connecting"),
+        ("failed", "UserError", "disconnected"),
+    ]
+    connector.connect()
+    run_until(reactor, lambda: len(events) == 4)
+    # Twisted reports the second refusal as ConnectionRefusedError or (when
+    # epoll gives the hang-up first) as a ConnectError: either is a ConnectError.
+    assert events[2] == ("started", "connecting")
+    assert (events[3][0], events[3][2]) == ("failed", "disconnected")
+    assert failures[1].check(flavor.error.ConnectError) is not None
+
+
+def test_connector_repr(flavor):
+    """ "<...tcp.Connector instance at 0x... connecting IPv4Address(...)>"."""
+    connector = flavor.reactor.connectTCP(
+        "127.0.0.1",
+        1,
+        flavor.protocol.ClientFactory.forProtocol(flavor.protocol.Protocol),
+    )
+    try:
+        assert _noAddress(repr(connector)) == (
+            f"<{flavor.name}.internet.tcp.Connector instance at 0xX connecting "
+            "IPv4Address(type='TCP', host='127.0.0.1', port=1)>"
+        )
+    finally:
+        connector.stopConnecting()
+
+
+def test_client_factory_start_stop_across_retries(flavor):
+    """Reconnecting from clientConnectionFailed keeps the factory started:
+    startFactory once, stopFactory after the last failure."""
+    reactor = flavor.reactor
+    events: list[Any] = []
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = flavor.protocol.Protocol
+        failures = 0
+
+        def startFactory(self) -> None:
+            events.append("startFactory")
+
+        def stopFactory(self) -> None:
+            events.append("stopFactory")
+
+        def startedConnecting(self, connector: Any) -> None:
+            events.append(("started", self.numPorts))
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            events.append(("failed", self.numPorts))
+            self.failures += 1
+            if self.failures < 3:
+                connector.connect()
+
+    reactor.connectTCP("127.0.0.1", 1, F(), timeout=2)
+    run_until(reactor, lambda: "stopFactory" in events)
+    assert events == ["startFactory"] + [("started", 1), ("failed", 1)] * 3 + [
+        "stopFactory"
+    ]
+
+
+def test_client_factory_start_stop_across_reconnects(flavor):
+    """Reconnecting from clientConnectionLost: the factory is stopped and
+    started again around each connection."""
+    reactor = flavor.reactor
+    events: list[Any] = []
+
+    class Client(flavor.protocol.Protocol):
+        def connectionMade(self) -> None:
+            events.append(("made", self.factory.numPorts))
+            self.transport.loseConnection()
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = Client
+        losses = 0
+
+        def startFactory(self) -> None:
+            events.append("startFactory")
+
+        def stopFactory(self) -> None:
+            events.append("stopFactory")
+
+        def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+            events.append(("lost", self.numPorts, reason.type.__name__))
+            self.losses += 1
+            if self.losses < 2:
+                connector.connect()
+
+    port = reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
+    try:
+        reactor.connectTCP("127.0.0.1", port.getHost().port, F())
+        run_until(reactor, lambda: "stopFactory" in events)
+    finally:
+        port.stopListening()
+    assert events == [
+        "startFactory",
+        ("made", 1),
+        ("lost", 1, "ConnectionDone"),
+        ("made", 1),
+        ("lost", 1, "ConnectionDone"),
+        "stopFactory",
+    ]
+
+
+def test_connect_tcp_with_bytes_host(flavor, request):
+    """Twisted connects to a bytes host (and reports it as given)."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "connectTCP(b'127.0.0.1', ...) raises TypeError in _isIPv6 "
+        "(python/torsion/internet/tcp.py) instead of connecting",
+    )
+    reactor = flavor.reactor
+    events: list[Any] = []
+
+    class Client(flavor.protocol.Protocol):
+        def connectionMade(self) -> None:
+            events.append(("made", self.transport.getPeer().host))
+            self.transport.loseConnection()
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = Client
+
+        def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+            events.append(("lost", reason.type.__name__))
+
+    port = reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
+    try:
+        reactor.connectTCP(b"127.0.0.1", port.getHost().port, F())
+        run_until(reactor, lambda: len(events) == 2)
+    finally:
+        port.stopListening()
+    assert events == [("made", b"127.0.0.1"), ("lost", "ConnectionDone")]
+
+
+def test_connect_tcp_service_name_port(flavor):
+    """A port given as an unknown service name raises at once."""
+    factory = flavor.protocol.ClientFactory.forProtocol(flavor.protocol.Protocol)
+    with pytest.raises(flavor.error.ServiceNameUnknownError) as info:
+        flavor.reactor.connectTCP("127.0.0.1", "1", factory)
+    assert str(info.value) == (
+        "Service name given as port is unknown: service/proto not found ('1')."
+    )
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1", "127.0.0.1"])
+def test_connection_refused_message(flavor, host):
+    """A refused connection: ConnectionRefusedError with errno text."""
+    events: list[Any] = []
+
+    class F(flavor.protocol.ClientFactory):
+        protocol = flavor.protocol.Protocol
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            events.append((reason.type.__name__, reason.getErrorMessage()))
+
+    flavor.reactor.connectTCP(host, 1, F(), timeout=2)
+    run_until(flavor.reactor, lambda: events)
+    assert events == [
+        (
+            "ConnectionRefusedError",
+            "Connection was refused by other side: 111: Connection refused.",
+        )
+    ]
