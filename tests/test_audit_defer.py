@@ -2423,3 +2423,74 @@ def test_thread_pool_arguments(impl: Any) -> None:
     assert attempt(pool.adjustPoolsize, 3, 1)[:2] == ("AssertionError", message)
     pool.adjustPoolsize(1, 4)
     assert (pool.min, pool.max) == (1, 4)
+
+
+# --- unhandled errors and assertion messages ----------------------------------------------
+
+
+def test_unhandled_failure_log_events(
+    impl: Any, request: pytest.FixtureRequest
+) -> None:
+    """Twisted logs a garbage-collected unhandled failure as two critical
+    events: the header (isError, no failure), then the failure itself with an
+    empty format and debugInfo."""
+    torsion_bug(
+        request,
+        impl,
+        "_DebugInfo.__del__ logs one combined event (header + log_failure) "
+        "where Twisted logs two",
+    )
+    import gc
+
+    events: list[dict[str, Any]] = []
+    impl.logger.globalLogPublisher.addObserver(events.append)
+    try:
+        d = impl.defer.fail(ValueError("gc"))
+        del d
+        gc.collect()
+    finally:
+        impl.logger.globalLogPublisher.removeObserver(events.append)
+    shapes = [
+        (
+            e["log_format"],
+            e.get("isError"),
+            e["log_level"].name,
+            "log_failure" in e,
+            e.get("debugInfo"),
+        )
+        for e in events
+    ]
+    assert shapes == [
+        ("Unhandled error in Deferred:", True, "critical", False, None),
+        ("", None, "critical", True, ""),
+    ]
+    assert events[1]["log_failure"].getErrorMessage() == "gc"
+    assert events[0]["log_namespace"] == f"{impl.name}.internet.defer"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda D: D.DeferredLock().release, "Tried to release an unlocked lock"),
+        (
+            lambda D: D.DeferredSemaphore(1).release,
+            "Someone released me too many times: too many tokens!",
+        ),
+    ],
+)
+def test_library_assertion_messages_are_not_rewritten(
+    impl: Any, request: pytest.FixtureRequest, make: Any, message: str
+) -> None:
+    """A user's pytest test sees the library's AssertionError text as is.
+    torsion's distribution registers a pytest11 plugin, so pytest loads every
+    torsion module through its assertion rewriter and the message grows an
+    "assert ... where ..." explanation."""
+    torsion_bug(
+        request,
+        impl,
+        "torsion modules are assertion-rewritten under pytest (pytest11 entry "
+        "point marks the whole distribution), so library assert messages change",
+    )
+    with pytest.raises(AssertionError) as info:
+        make(impl.defer)()
+    assert (str(info.value), info.value.args) == (message, (message,))
