@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
-import random
 import re
 import types
 import warnings
@@ -1345,3 +1344,452 @@ def test_connection_refused_message(flavor, host):
             "Connection was refused by other side: 111: Connection refused.",
         )
     ]
+
+
+# ---------------------------------------------------------------------------
+# reactor: DelayedCall reprs, callLater errors, run errors
+
+
+class _Callable:
+    def method(self, x: Any) -> None:
+        pass
+
+    def __call__(self) -> None:
+        pass
+
+
+def _delayedReprs(reactor: Any) -> list[str]:
+    out = []
+    for function, args, kwargs in [
+        (_Callable().method, (1,), {}),
+        (functools.partial(print, 1), (), {}),
+        (print, ("s", b"b", [1]), {"k": object}),
+        (len, (), {}),
+    ]:
+        call = reactor.callLater(1, function, *args, **kwargs)
+        out.append(re.sub(r"\[[0-9.]+s\]", "[Ns]", _noAddress(str(call))))
+        call.cancel()
+        out.append(re.sub(r"\[[0-9.]+s\]", "[Ns]", _noAddress(repr(call))))
+    return out
+
+
+def test_delayed_call_reprs(flavor):
+    """DelayedCall's str names the callable (qualname, or repr) and its
+    arguments; a cancelled call drops them."""
+    assert _delayedReprs(flavor.reactor) == [
+        "<DelayedCall 0xX [Ns] called=0 cancelled=0 _Callable.method(1)>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=1>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=0 "
+        "functools.partial(<built-in function print>, 1)()>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=1>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=0 print('s', b'b', [1], k=<class 'object'>)>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=1>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=0 len()>",
+        "<DelayedCall 0xX [Ns] called=0 cancelled=1>",
+    ]
+
+
+def test_delayed_call_after_running(flavor):
+    """Once run: called=1, a negative time left, and cancel/reset/delay
+    raise AlreadyCalled with Twisted's message."""
+    reactor = flavor.reactor
+    seen: list[Any] = []
+
+    def f() -> None:
+        seen.append("ran")
+
+    call = reactor.callLater(0, f)
+    run_until(reactor, lambda: seen)
+    text = _noAddress(repr(call))
+    assert re.fullmatch(
+        r"<DelayedCall 0xX \[-[0-9.e-]+s\] called=1 cancelled=0 "
+        r"test_delayed_call_after_running\.<locals>\.f\(\)>",
+        text,
+    )
+    outcomes = [
+        _outcome(lambda: call.cancel()),
+        _outcome(lambda: call.reset(1)),
+        _outcome(lambda: call.delay(1)),
+    ]
+    assert (
+        outcomes == [("AlreadyCalled", "Tried to cancel an already-called event.")] * 3
+    )
+
+
+@pytest.mark.parametrize("delay", ["1", None])
+def test_call_later_with_a_non_number_delay(flavor, request, delay):
+    """Twisted's TypeError comes from its ``delay >= 0`` check."""
+    _xfailOnTorsion(
+        request,
+        flavor,
+        "callLater (rust/py/reactor.rs) converts the delay first: 'must be real "
+        "number, not str' instead of Twisted's comparison TypeError",
+    )
+    with pytest.raises(TypeError) as info:
+        flavor.reactor.callLater(delay, print)
+    name = type(delay).__name__
+    assert (
+        str(info.value) == f"'>=' not supported between instances of '{name}' and 'int'"
+    )
+
+
+def test_call_later_negative_and_non_callable(flavor):
+    """A negative delay fails Twisted's assertion; a non-callable is
+    accepted by callLater (and only fails when run)."""
+    reactor = flavor.reactor
+    assert _outcome(lambda: reactor.callLater(-1, print)) == (
+        "AssertionError",
+        "-1 is not greater than or equal to 0 seconds",
+    )
+    call = reactor.callLater(1, None)
+    assert call.active()
+    call.cancel()
+
+
+def test_run_errors(flavor):
+    """run() or startRunning() while running: ReactorAlreadyRunning;
+    callWhenRunning while running calls at once and returns None; run()
+    after stop: ReactorNotRestartable."""
+    reactor = flavor.reactor
+    seen: list[Any] = []
+
+    def inside() -> None:
+        seen.append(_outcome(reactor.run))
+        seen.append(_outcome(reactor.startRunning))
+        seen.append(reactor.callWhenRunning(seen.append, "now"))
+
+    reactor.callWhenRunning(inside)
+    run_until(reactor, lambda: len(seen) == 4)
+    seen.append(_outcome(reactor.run))
+    seen.append(_outcome(reactor.stop))
+    assert seen == [
+        ("ReactorAlreadyRunning", ""),
+        ("ReactorAlreadyRunning", ""),
+        "now",
+        None,
+        ("ReactorNotRestartable", ""),
+        ("ReactorNotRunning", "Can't stop reactor that isn't running."),
+    ]
+
+
+def test_system_event_trigger_errors(flavor):
+    """Bad phases and bad handles."""
+    reactor = flavor.reactor
+    outcomes = [
+        _outcome(lambda: reactor.addSystemEventTrigger("bogus", "startup", print)),
+        _outcome(lambda: reactor.removeSystemEventTrigger(None)),
+        _outcome(lambda: reactor.removeSystemEventTrigger(("before", "nothing", 1))),
+        _outcome(lambda: reactor.removeSystemEventTrigger(5)),
+        _outcome(lambda: reactor.removeSystemEventTrigger(("x", "y"))),
+    ]
+    assert outcomes == [
+        ("KeyError", "'invalid phase'"),
+        ("TypeError", "cannot unpack non-iterable NoneType object"),
+        ("ValueError", "too many values to unpack (expected 2)"),
+        ("TypeError", "cannot unpack non-iterable int object"),
+        ("KeyError", "'x'"),
+    ]
+
+
+_REWRITTEN = (
+    "under pytest, torsion's AssertionError messages carry pytest's assertion "
+    "rewriting ('...\\nassert ...'): the pytest11 entry point "
+    "torsion.testing_plugin (pyproject.toml) makes pytest rewrite every module "
+    "of the torsion distribution"
+)
+
+
+def test_non_callable_trigger_assertion_message(flavor, request):
+    """addSystemEventTrigger with a non-callable: AssertionError whose
+    message is exactly Twisted's."""
+    _xfailOnTorsion(request, flavor, _REWRITTEN + " (python/torsion/internet/base.py)")
+    with pytest.raises(AssertionError) as info:
+        flavor.reactor.addSystemEventTrigger("before", "startup", 1)
+    assert str(info.value) == "1 is not callable"
+
+
+@pytest.mark.parametrize(
+    "impl",
+    _impls(_REWRITTEN + " (internet/protocol.py Factory.buildProtocol)"),
+    indirect=True,
+)
+def test_factory_without_protocol_assertion_message(impl):
+    """Factory.buildProtocol with protocol None: a bare AssertionError."""
+    with pytest.raises(AssertionError) as info:
+        impl.protocol.Factory().buildProtocol(None)
+    assert info.value.args == ()
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_factory_start_stop_counts(impl):
+    """doStart/doStop count ports; startFactory/stopFactory at the edges;
+    doStop with no port is ignored."""
+    events: list[Any] = []
+
+    class F(impl.protocol.Factory):
+        protocol = impl.protocol.Protocol
+
+        def startFactory(self) -> None:
+            events.append("start")
+
+        def stopFactory(self) -> None:
+            events.append("stop")
+
+    f = F()
+    f.doStop()
+    events.append(f.numPorts)
+    f.doStart()
+    f.doStart()
+    events.append(f.numPorts)
+    f.doStop()
+    events.append(f.numPorts)
+    f.doStop()
+    f.doStop()
+    events.append(f.numPorts)
+    assert events == [0, "start", 2, 1, "stop", 0]
+
+
+@pytest.mark.parametrize(
+    "impl", _impls(_REWRITTEN + " (internet/task.py LoopingCall.start)"), indirect=True
+)
+def test_looping_call_started_twice_assertion_message(impl):
+    """LoopingCall.start while running: Twisted's message only."""
+    call = impl.task.LoopingCall(lambda: None)
+    call.clock = impl.task.Clock()
+    call.start(1)
+    try:
+        with pytest.raises(AssertionError) as info:
+            call.start(1)
+    finally:
+        call.stop()
+    assert str(info.value) == "Tried to start an already running LoopingCall."
+
+
+# ---------------------------------------------------------------------------
+# ClientCreator and endpoints over loopback
+
+
+@pytest.mark.parametrize("case", ["connected", "refused", "cancelled"])
+def test_client_creator(flavor, case):
+    """ClientCreator builds the protocol with its arguments (and a
+    factory attribute); failures and cancellation errback."""
+    reactor = flavor.reactor
+    events: list[Any] = []
+    port = reactor.listenTCP(
+        0,
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol),
+        interface="127.0.0.1",
+    )
+
+    class Client(flavor.protocol.Protocol):
+        def __init__(self, a: Any, b: Any = 0) -> None:
+            self.a, self.b = a, b
+
+        def connectionMade(self) -> None:
+            events.append(("made", self.a, self.b, hasattr(self, "factory")))
+
+    def result(value: Any) -> None:
+        if isinstance(value, flavor.failure.Failure):
+            events.append(("failed", value.type.__name__, value.getErrorMessage()))
+        else:
+            events.append(("connected", type(value).__name__))
+            value.transport.loseConnection()
+
+    creator = flavor.protocol.ClientCreator(reactor, Client, 1, b=2)
+    target = 1 if case == "refused" else port.getHost().port
+    d = creator.connectTCP("127.0.0.1", target)
+    d.addBoth(result)
+    if case == "cancelled":
+        d.cancel()
+    try:
+        run_until(reactor, lambda: any(e[0] in ("connected", "failed") for e in events))
+    finally:
+        port.stopListening()
+    assert (
+        events
+        == {
+            "connected": [("made", 1, 2, True), ("connected", "Client")],
+            "refused": [
+                (
+                    "failed",
+                    "ConnectionRefusedError",
+                    "Connection was refused by other side: 111: Connection refused.",
+                )
+            ],
+            "cancelled": [("failed", "CancelledError", "")],
+        }[case]
+    )
+
+
+def _endpoints(flavor: Any) -> Any:
+    return importlib.import_module(flavor.name + ".internet.endpoints")
+
+
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("example.com", ("<HostnameEndpoint example.com:80>", "example.com")),
+        (b"example.com", ("<HostnameEndpoint example.com:80>", "example.com")),
+        ("::1", ("<HostnameEndpoint [::1]:80>", "::1")),
+        ("\u00e9x.com", ("<HostnameEndpoint xn--x-9fa.com:80>", "\u00e9x.com")),
+        ("exa mple", ("<HostnameEndpoint exa mple:80>", "exa mple")),
+    ],
+)
+def test_hostname_endpoint_repr(flavor, host, expected):
+    """The repr uses the IDNA-encoded host, brackets IPv6 literals; the
+    host text is kept as Unicode."""
+    e = _endpoints(flavor).HostnameEndpoint(flavor.reactor, host, 80)
+    assert (repr(e), e._hostText) == expected
+
+
+def _connectOutcome(
+    flavor: Any, endpoint: Any, factory: Any, cancel: bool = False
+) -> Any:
+    results: list[Any] = []
+    d = endpoint.connect(factory)
+    d.addBoth(results.append)
+    if cancel:
+        d.cancel()
+    run_until(flavor.reactor, lambda: results)
+    [value] = results
+    if isinstance(value, flavor.failure.Failure):
+        return (value.type.__name__, value.getErrorMessage())
+    value.transport.loseConnection()
+    return type(value).__name__
+
+
+@pytest.mark.parametrize(
+    "kind, host, expected",
+    [
+        (
+            "hostname",
+            "127.0.0.1",
+            (
+                "ConnectionRefusedError",
+                "Connection was refused by other side: 111: Connection refused.",
+            ),
+        ),
+        (
+            "hostname",
+            "nonexistent.invalid",
+            (
+                "DNSLookupError",
+                "DNS lookup failed: no results for hostname lookup: nonexistent.invalid.",
+            ),
+        ),
+        ("hostname", "", ("ValueError", "invalid hostname: ")),
+        (
+            "tcp4",
+            "127.0.0.1",
+            (
+                "ConnectionRefusedError",
+                "Connection was refused by other side: 111: Connection refused.",
+            ),
+        ),
+        (
+            "tcp4",
+            "nonexistent.invalid",
+            ("DNSLookupError", "DNS lookup failed: nonexistent.invalid."),
+        ),
+    ],
+)
+def test_endpoint_connect_failures(flavor, kind, host, expected):
+    """Refused and unresolvable targets: error type and message."""
+    ep = _endpoints(flavor)
+    if kind == "hostname":
+        endpoint = ep.HostnameEndpoint(flavor.reactor, host, 1, timeout=2)
+    else:
+        endpoint = ep.TCP4ClientEndpoint(flavor.reactor, host, 1, timeout=2)
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    assert _connectOutcome(flavor, endpoint, factory) == expected
+
+
+@pytest.mark.parametrize("kind", ["hostname", "tcp4"])
+@pytest.mark.parametrize("build", ["none", "raises", "cancel"])
+def test_endpoint_connect_to_a_listener(flavor, kind, build):
+    """A factory building None fails with NoProtocol, one raising fails
+    with its exception; cancelling the attempt at once fails with
+    ConnectingCancelledError (TCP4) or Twisted's DNSLookupError
+    (HostnameEndpoint, cancelled while resolving)."""
+    ep = _endpoints(flavor)
+    reactor = flavor.reactor
+    ports: list[Any] = []
+    ep.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    ).addCallback(ports.append)
+    number = ports[0].getHost().port
+
+    class F(flavor.protocol.Factory):
+        protocol = flavor.protocol.Protocol
+
+        def buildProtocol(self, addr: Any) -> Any:
+            if build == "none":
+                return None
+            if build == "raises":
+                raise ValueError("boom")
+            return super().buildProtocol(addr)
+
+    if kind == "hostname":
+        endpoint = ep.HostnameEndpoint(reactor, b"127.0.0.1", number)
+    else:
+        endpoint = ep.TCP4ClientEndpoint(reactor, "127.0.0.1", number)
+    try:
+        outcome = _connectOutcome(flavor, endpoint, F(), cancel=build == "cancel")
+    finally:
+        ports[0].stopListening()
+    expected = {
+        "none": ("NoProtocol", ""),
+        "raises": ("ValueError", "boom"),
+        "cancel": {
+            "hostname": (
+                "DNSLookupError",
+                "DNS lookup failed: Couldn't find the hostname '127.0.0.1'.",
+            ),
+            "tcp4": (
+                "ConnectingCancelledError",
+                f"IPv4Address(type='TCP', host='127.0.0.1', port={number})",
+            ),
+        }[kind],
+    }[build]
+    assert outcome == expected
+
+
+@pytest.mark.parametrize(
+    "cls, interface, expected",
+    [
+        (
+            "TCP4ServerEndpoint",
+            "1.2.3.4",
+            (
+                "CannotListenError",
+                "Couldn't listen on 1.2.3.4:0: [Errno 99] Cannot assign requested address.",
+            ),
+        ),
+        (
+            "TCP6ServerEndpoint",
+            "1.2.3.4",
+            (
+                "CannotListenError",
+                "Couldn't listen on 1.2.3.4:0: [Errno 99] Cannot assign requested address.",
+            ),
+        ),
+        ("TCP4ServerEndpoint", "::1", ("IPv6Address", "::1")),
+        ("TCP6ServerEndpoint", "::1", ("IPv6Address", "::1")),
+    ],
+)
+def test_server_endpoint_listen(flavor, cls, interface, expected):
+    """listen() fires with the port (the address family follows the
+    interface, not the class) or fails with CannotListenError."""
+    endpoint = getattr(_endpoints(flavor), cls)(flavor.reactor, 0, 50, interface)
+    results: list[Any] = []
+    endpoint.listen(
+        flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    ).addBoth(results.append)
+    [value] = results
+    if isinstance(value, flavor.failure.Failure):
+        assert (value.type.__name__, value.getErrorMessage()) == expected
+    else:
+        try:
+            assert (type(value.getHost()).__name__, value.getHost().host) == expected
+        finally:
+            value.stopListening()
