@@ -2494,3 +2494,118 @@ def test_library_assertion_messages_are_not_rewritten(
     with pytest.raises(AssertionError) as info:
         make(impl.defer)()
     assert (str(info.value), info.value.args) == (message, (message,))
+
+
+# --- re-entrancy and timing corners -------------------------------------------------------
+
+
+def test_reentrant_calls_from_a_callback(impl: Any) -> None:
+    D = impl.defer
+    seen: list[Any] = []
+    d = D.Deferred()
+    d.addCallback(lambda r: seen.append(attempt(d.callback, 2)) or r)
+    d.callback(1)
+    assert (seen, take(d)) == ([("AlreadyCalledError", "", ())], 1)
+
+    cancelled = D.Deferred()
+    cancelled.addCallback(lambda r: (cancelled.cancel(), r)[1])
+    cancelled.callback(1)
+    assert take(cancelled) == 1
+
+    paused = D.Deferred()
+    log: list[int] = []
+    paused.addCallback(lambda r: (paused.pause(), r)[1])
+    paused.addCallback(lambda r: log.append(r) or r)
+    paused.callback(1)
+    assert (log, paused.paused) == ([1], 1)
+    paused.unpause()
+    assert take(paused) == 1
+
+
+def test_callback_args_and_odd_results(impl: Any) -> None:
+    D = impl.defer
+    d = D.succeed(1)
+    d.addCallbacks(lambda r, *a: (r, a), callbackArgs=[1, 2])
+    assert take(d) == (1, (1, 2))
+    returned = D.succeed(1)
+    returned.addCallback(lambda r: ValueError("not raised"))
+    assert type(take(returned)) is ValueError
+    odd = D.Deferred()
+    odd.errback("string")
+    assert result(odd) == ("F", "str", "string")
+
+
+def test_deferred_list_flags_with_fired_inputs(impl: Any) -> None:
+    D = impl.defer
+    first = D.DeferredList([D.succeed(1), D.succeed(2)], fireOnOneCallback=True)
+    assert take(first) == (1, 0)
+    both = D.DeferredList(
+        [D.fail(ValueError(1)), D.succeed(2)],
+        fireOnOneErrback=True,
+        fireOnOneCallback=True,
+        consumeErrors=True,
+    )
+    f = take(both)
+    assert (f.type.__name__, f.value.index, f.value.subFailure.getErrorMessage()) == (
+        "FirstError",
+        0,
+        "1",
+    )
+
+
+def test_clock_order_cancel_and_float_steps(impl: Any) -> None:
+    clock = impl.task.Clock()
+    log: list[Any] = []
+    a = clock.callLater(1, log.append, "a")
+    clock.callLater(1, log.append, "b")
+    a.reset(1)
+    clock.advance(1)
+    assert log == ["a", "b"]
+
+    other = impl.task.Clock()
+    order: list[str] = []
+    victim: list[Any] = []
+
+    def first() -> None:
+        order.append("first")
+        victim[0].cancel()
+
+    other.callLater(1, first)
+    victim.append(other.callLater(1, order.append, "second"))
+    other.advance(1)
+    assert (order, other.getDelayedCalls()) == (["first"], [])
+    assert (
+        norm(impl, repr(victim[0]))
+        == "<DelayedCall 0xADDR [0.0s] called=0 cancelled=1>"
+    )
+
+    steps = impl.task.Clock()
+    fired: list[int] = []
+    for i in range(10):
+        steps.callLater(0.1 * i, fired.append, i)
+    steps.pump([0.1] * 9)
+    assert (fired, steps.seconds()) == (list(range(9)), 0.8999999999999999)
+
+
+def test_looping_call_float_interval_times(impl: Any) -> None:
+    clock = impl.task.Clock()
+    times: list[float] = []
+    lc = impl.task.LoopingCall(lambda: times.append(clock.seconds()))
+    lc.clock = clock
+    lc.start(0.1)
+    for _ in range(10):
+        clock.advance(0.1)
+    lc.stop()
+    assert times == [
+        0.0,
+        0.1,
+        0.2,
+        0.30000000000000004,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.7999999999999999,
+        0.8999999999999999,
+        0.9999999999999999,
+    ]
