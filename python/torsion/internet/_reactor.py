@@ -167,7 +167,8 @@ class TorsionReactor(_torsion.ReactorBase):
     ) -> Any:
         """Call ``callable`` in ``phase`` ("before", "during", "after") of
         ``eventType``; returns an ID for removeSystemEventTrigger."""
-        assert _isCallable(callable), f"{callable} is not callable"
+        if not _isCallable(callable):
+            raise AssertionError(f"{callable} is not callable")
         if eventType not in self._eventTriggers:
             self._eventTriggers[eventType] = _ThreePhaseEvent()
         return (

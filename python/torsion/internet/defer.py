@@ -1113,7 +1113,8 @@ class DeferredLock(_ConcurrencyPrimitive):
 
     def release(self) -> None:
         """Release the lock, handing it to the first waiter if any."""
-        assert self.locked, "Tried to release an unlocked lock"
+        if not self.locked:
+            raise AssertionError("Tried to release an unlocked lock")
         self.locked = False
         if self.waiting:
             self.locked = True
@@ -1135,9 +1136,10 @@ class DeferredSemaphore(_ConcurrencyPrimitive):
 
     def acquire(self) -> Deferred[DeferredSemaphore]:
         """A Deferred firing with the semaphore when a token is ours."""
-        assert self.tokens >= 0, (
-            "Internal inconsistency??  tokens should never be negative"
-        )
+        if self.tokens < 0:
+            raise AssertionError(
+                "Internal inconsistency??  tokens should never be negative"
+            )
         d: Deferred[DeferredSemaphore] = Deferred(canceller=self._cancelAcquire)
         if not self.tokens:
             self.waiting.append(d)
@@ -1148,9 +1150,8 @@ class DeferredSemaphore(_ConcurrencyPrimitive):
 
     def release(self) -> None:
         """Return a token, handing it to the first waiter if any."""
-        assert self.tokens < self.limit, (
-            "Someone released me too many times: too many tokens!"
-        )
+        if self.tokens >= self.limit:
+            raise AssertionError("Someone released me too many times: too many tokens!")
         self.tokens += 1
         if self.waiting:
             self.tokens -= 1

@@ -89,14 +89,12 @@ class LoopingCall:
                 return countCallable(1)
             previous = lc._realLastTime
             if previous is None:
-                assert lc.starttime is not None, (
-                    "LoopingCall called before it was started"
-                )
+                if lc.starttime is None:
+                    raise AssertionError("LoopingCall called before it was started")
                 previous = lc.starttime
                 if lc._runAtStart:
-                    assert lc.interval is not None, (
-                        "Looping call called with None interval"
-                    )
+                    if lc.interval is None:
+                        raise AssertionError("Looping call called with None interval")
                     previous -= lc.interval
             count = lc._intervalOf(now) - lc._intervalOf(previous)
             if count > 0:
@@ -117,7 +115,8 @@ class LoopingCall:
 
         It errbacks if ``f`` raises or a Deferred it returned fails.
         """
-        assert not self.running, "Tried to start an already running LoopingCall."
+        if self.running:
+            raise AssertionError("Tried to start an already running LoopingCall.")
         if interval < 0:
             raise ValueError("interval must be >= 0")
         self.running = True
@@ -134,7 +133,8 @@ class LoopingCall:
 
     def stop(self) -> None:
         """Stop calling ``f``; fires the start Deferred unless a call is pending."""
-        assert self.running, "Tried to stop a LoopingCall that was not running."
+        if not self.running:
+            raise AssertionError("Tried to stop a LoopingCall that was not running.")
         self.running = False
         if self.call is not None:
             self.call.cancel()
@@ -145,7 +145,8 @@ class LoopingCall:
 
     def reset(self) -> None:
         """Skip the next call and restart the interval timer from now."""
-        assert self.running, "Tried to reset a LoopingCall that was not running."
+        if not self.running:
+            raise AssertionError("Tried to reset a LoopingCall that was not running.")
         if self.call is not None:
             self.call.cancel()
             self.call = None

@@ -97,7 +97,8 @@ class ProxyClientFactory(protocol.ClientFactory[ProxyClient]):
     def buildProtocol(self, addr: Any) -> ProxyClient:
         """A ProxyClient whose peer is the server side."""
         client = super().buildProtocol(addr)
-        assert client is not None, "peer must build protocol"
+        if client is None:
+            raise AssertionError("peer must build protocol")
         client.setPeer(self.server)
         return client
 

@@ -53,8 +53,10 @@ class ThreadPool:
     def __init__(
         self, minthreads: int = 5, maxthreads: int = 20, name: str | None = None
     ) -> None:
-        assert minthreads >= 0, "minimum is negative"
-        assert minthreads <= maxthreads, "minimum is greater than maximum"
+        if minthreads < 0:
+            raise AssertionError("minimum is negative")
+        if minthreads > maxthreads:
+            raise AssertionError("minimum is greater than maximum")
         self.min = minthreads
         self.max = maxthreads
         self.name = name
@@ -206,8 +208,10 @@ class ThreadPool:
             minthreads = self.min
         if maxthreads is None:
             maxthreads = self.max
-        assert minthreads >= 0, "minimum is negative"
-        assert minthreads <= maxthreads, "minimum is greater than maximum"
+        if minthreads < 0:
+            raise AssertionError("minimum is negative")
+        if minthreads > maxthreads:
+            raise AssertionError("minimum is greater than maximum")
         with self._cond:
             self.min = minthreads
             self.max = maxthreads
