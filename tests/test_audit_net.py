@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import random
 import re
 import types
 import warnings
@@ -1492,17 +1493,15 @@ def test_system_event_trigger_errors(flavor):
 
 
 _REWRITTEN = (
-    "under pytest, torsion's AssertionError messages carry pytest's assertion "
-    "rewriting ('...\\nassert ...'): the pytest11 entry point "
-    "torsion.testing_plugin (pyproject.toml) makes pytest rewrite every module "
-    "of the torsion distribution"
+    "under pytest, torsion's assert statements carry pytest's assertion "
+    "rewriting ('assert ...' text): the pytest11 entry point "
+    "torsion.testing_plugin makes pytest rewrite every torsion module"
 )
 
 
-def test_non_callable_trigger_assertion_message(flavor, request):
+def test_non_callable_trigger_assertion_message(flavor):
     """addSystemEventTrigger with a non-callable: AssertionError whose
     message is exactly Twisted's."""
-    _xfailOnTorsion(request, flavor, _REWRITTEN + " (python/torsion/internet/base.py)")
     with pytest.raises(AssertionError) as info:
         flavor.reactor.addSystemEventTrigger("before", "startup", 1)
     assert str(info.value) == "1 is not callable"
@@ -1510,7 +1509,10 @@ def test_non_callable_trigger_assertion_message(flavor, request):
 
 @pytest.mark.parametrize(
     "impl",
-    _impls(_REWRITTEN + " (internet/protocol.py Factory.buildProtocol)"),
+    _impls(
+        _REWRITTEN
+        + ": Factory.buildProtocol (python/torsion/internet/protocol.py:72) still uses an assert statement"
+    ),
     indirect=True,
 )
 def test_factory_without_protocol_assertion_message(impl):
@@ -1549,9 +1551,7 @@ def test_factory_start_stop_counts(impl):
     assert events == [0, "start", 2, 1, "stop", 0]
 
 
-@pytest.mark.parametrize(
-    "impl", _impls(_REWRITTEN + " (internet/task.py LoopingCall.start)"), indirect=True
-)
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
 def test_looping_call_started_twice_assertion_message(impl):
     """LoopingCall.start while running: Twisted's message only."""
     call = impl.task.LoopingCall(lambda: None)
@@ -1793,3 +1793,583 @@ def test_server_endpoint_listen(flavor, cls, interface, expected):
             assert (type(value.getHost()).__name__, value.getHost().host) == expected
         finally:
             value.stopListening()
+
+
+# ---------------------------------------------------------------------------
+# pure parity: protocols.basic, factories, policies, services, addresses
+
+
+def _lineEvents(
+    impl: Any,
+    chunks: list[bytes],
+    cls: str = "LineReceiver",
+    maxLength: int | None = None,
+) -> Any:
+    out: list[Any] = []
+
+    class P(getattr(impl.basic, cls)):
+        def lineReceived(self, line: bytes) -> None:
+            out.append(("line", line))
+
+        def rawDataReceived(self, data: bytes) -> None:
+            out.append(("raw", data))
+
+        def lineLengthExceeded(self, line: bytes) -> Any:
+            out.append(("exceeded", line))
+            return super().lineLengthExceeded(line)
+
+    p = P()
+    if maxLength is not None:
+        p.MAX_LENGTH = maxLength
+    t = impl.testing.StringTransport()
+    p.makeConnection(t)
+    for chunk in chunks:
+        p.dataReceived(chunk)
+    return out, t.disconnecting
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+@pytest.mark.parametrize(
+    "cls, chunks, expected",
+    [
+        ("LineReceiver", [b"abcde\r\n"], [("line", b"abcde")]),
+        ("LineReceiver", [b"abcdef\r\n"], [("exceeded", b"abcdef\r\n")]),
+        ("LineReceiver", [b"abc", b"def", b"\r\n"], [("exceeded", b"abcdef\r\n")]),
+        ("LineReceiver", [b"abcde\r", b"\n"], [("line", b"abcde")]),
+        ("LineReceiver", [b"abcde\r"], []),
+        (
+            "LineReceiver",
+            [b"ab\r\nabcdefghij"],
+            [("line", b"ab"), ("exceeded", b"abcdefghij")],
+        ),
+        ("LineOnlyReceiver", [b"abcdefghij\r\nxx\r\n"], [("exceeded", b"abcdefghij")]),
+        ("LineOnlyReceiver", [b"abcde\r"], [("exceeded", b"abcde\r")]),
+        ("LineOnlyReceiver", [b"abcde\r\n"], [("line", b"abcde")]),
+    ],
+)
+def test_line_length_limits(impl, cls, chunks, expected):
+    """MAX_LENGTH=5: what reaches lineReceived and lineLengthExceeded (and
+    that exceeding closes the transport), per chunking."""
+    out, closed = _lineEvents(impl, chunks, cls, maxLength=5)
+    assert out == expected
+    assert closed == any(e[0] == "exceeded" for e in expected)
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_line_receiver_modes_and_return_value(impl):
+    """setRawMode hands the rest of the chunk to rawDataReceived; a
+    non-None return from lineReceived stops processing and is returned,
+    keeping the unparsed rest in the buffer."""
+    out: list[Any] = []
+
+    class P(impl.basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> Any:
+            out.append(("line", line))
+            if line == b"raw":
+                self.setRawMode()
+            if line == b"stop":
+                return "stopped"
+            return None
+
+        def rawDataReceived(self, data: bytes) -> None:
+            out.append(("raw", data))
+            self.setLineMode(b"extra\r\nstop\r\nleft\r\n")
+
+    p = P()
+    p.makeConnection(impl.testing.StringTransport())
+    result = p.dataReceived(b"x\r\nraw\r\nab\r\n")
+    assert out == [
+        ("line", b"x"),
+        ("line", b"raw"),
+        ("raw", b"ab\r\n"),
+        ("line", b"extra"),
+        ("line", b"stop"),
+    ]
+    # setLineMode's nested dataReceived stopped with "stopped", and that
+    # value comes back out of the outer dataReceived.
+    assert (result, p.line_mode, p._buffer) == ("stopped", 1, b"left\r\n")
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_line_receiver_pause_and_stop(impl):
+    """pauseProducing inside lineReceived holds further lines (also new
+    data) until resumeProducing; stopProducing drops what follows."""
+    out: list[bytes] = []
+
+    class P(impl.basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> None:
+            out.append(line)
+            if line == b"p":
+                self.pauseProducing()
+
+    p = P()
+    t = impl.testing.StringTransport()
+    p.makeConnection(t)
+    p.dataReceived(b"a\r\np\r\nb\r\nc")
+    first = (list(out), p.paused, t.producerState)
+    p.dataReceived(b"\r\nd\r\n")
+    second = list(out)
+    p.resumeProducing()
+    third = (list(out), p.paused, t.producerState)
+    p.stopProducing()
+    p.dataReceived(b"e\r\n")
+    assert first == ([b"a", b"p"], True, "paused")
+    assert second == [b"a", b"p"]
+    assert third == ([b"a", b"p", b"b", b"c", b"d"], False, "producing")
+    assert (out, t.disconnecting) == ([b"a", b"p", b"b", b"c", b"d"], False)
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+@pytest.mark.parametrize(
+    "data, strings, broken",
+    [
+        (b"3:abc,3:de", [b"abc"], 0),
+        (b"0:,", [b""], 0),
+        (b"03:abc,", [], 1),
+        (b"3:abcd", [], 1),
+        (b" 3:abc,", [], 1),
+        (b"-1:a,", [], 1),
+        (b"6:abcdef,", [], 1),
+        (b"5:abcde,", [b"abcde"], 0),
+        (b"12", [], 1),
+    ],
+)
+def test_netstring_parsing(impl, data, strings, broken):
+    """Netstrings with MAX_LENGTH=5: what is delivered and when the peer
+    is declared broken (and the connection closed)."""
+    out: list[bytes] = []
+
+    class P(impl.basic.NetstringReceiver):
+        MAX_LENGTH = 5
+
+        def stringReceived(self, s: bytes) -> None:
+            out.append(s)
+
+    p = P()
+    t = impl.testing.StringTransport()
+    p.makeConnection(t)
+    for i in range(len(data)):
+        p.dataReceived(data[i : i + 1])
+    assert (out, p.brokenPeer, t.disconnecting) == (strings, broken, bool(broken))
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        (
+            "Int8StringReceiver",
+            [
+                b"\x02hi",
+                ("StringTooLongError", "Try to send 256 bytes whereas maximum is 256"),
+                ("TypeError", "can't concat str to bytes"),
+            ],
+        ),
+        (
+            "Int16StringReceiver",
+            [b"\x00\x02hi", 262, ("TypeError", "can't concat str to bytes")],
+        ),
+    ],
+)
+def test_int_string_send_limits(impl, cls, expected):
+    """sendString: the prefix, the too-long error and its message, and
+    the TypeError of a str."""
+    p = getattr(impl.basic, cls)()
+    t = impl.testing.StringTransport()
+    p.makeConnection(t)
+    p.sendString(b"hi")
+    results: list[Any] = [t.value()]
+
+    def big() -> int:
+        p.sendString(b"x" * 256)
+        return len(t.value())
+
+    results.append(_outcome(big))
+    results.append(_outcome(lambda: p.sendString("str")))
+    assert results == expected
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_reconnecting_client_factory_backoff(impl):
+    """Without jitter the delay grows by e per failure up to maxDelay;
+    maxRetries stops retrying; resetDelay and stopTrying."""
+    clock = impl.task.Clock()
+    f = impl.protocol.ReconnectingClientFactory()
+    f.clock = clock
+    f.jitter = 0
+
+    class Connector:
+        count = 0
+
+        def connect(self) -> None:
+            self.count += 1
+
+        def stopConnecting(self) -> None:
+            pass
+
+    connector = Connector()
+    assert (f.maxDelay, f.initialDelay, f.factor, f.jitter, f.delay, f.retries) == (
+        3600,
+        1.0,
+        2.718281828459045,
+        0,
+        1.0,
+        0,
+    )
+    delays = []
+    for _ in range(10):
+        f.clientConnectionFailed(connector, None)
+        delays.append(round(f.delay, 6))
+        clock.advance(f.delay + 1)
+    assert delays == [
+        2.718282,
+        7.389056,
+        20.085537,
+        54.59815,
+        148.413159,
+        403.428793,
+        1096.633158,
+        2980.957987,
+        3600,
+        3600,
+    ]
+    assert (connector.count, f.retries) == (10, 10)
+    f.resetDelay()
+    assert (f.delay, f.retries, f._callID, f.continueTrying) == (1.0, 0, None, 1)
+    f.maxRetries = 2
+    scheduled = []
+    for _ in range(4):
+        f.clientConnectionLost(connector, None)
+        scheduled.append((f.retries, f._callID is not None))
+        clock.advance(100)
+    assert scheduled == [(1, True), (2, True), (3, False), (4, False)]
+    f.stopTrying()
+    assert (f.continueTrying, f._callID, f.connector) == (0, None, connector)
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_reconnecting_client_factory_jitter_sequence(impl):
+    """With jitter, the same random seed gives the same delays (the
+    normal variate is drawn the way Twisted draws it)."""
+    clock = impl.task.Clock()
+    f = impl.protocol.ReconnectingClientFactory()
+    f.clock = clock
+
+    class Connector:
+        def connect(self) -> None:
+            pass
+
+    state = random.getstate()
+    random.seed(5)
+    try:
+        seen = []
+        for _ in range(4):
+            f.retry(Connector())
+            seen.append(round(f.delay, 6))
+            clock.advance(10000)
+    finally:
+        random.setstate(state)
+    assert seen == [2.983803, 6.643724, 17.907359, 49.703298]
+    assert _outcome(lambda: impl.protocol.ReconnectingClientFactory().retry()) == (
+        "ValueError",
+        "no connector to retry",
+    )
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_timeout_mixin_sequence(impl):
+    """setTimeout returns the previous value; resetTimeout pushes the
+    deadline; a timeout closes the transport; None disables."""
+    clock = impl.task.Clock()
+    fired: list[float] = []
+
+    class P(impl.protocol.Protocol, impl.policies.TimeoutMixin):
+        def callLater(self, *a: Any, **kw: Any) -> Any:
+            return clock.callLater(*a, **kw)
+
+        def timeoutConnection(self) -> None:
+            fired.append(clock.seconds())
+            super().timeoutConnection()
+
+    p = P()
+    t = impl.testing.StringTransport()
+    p.makeConnection(t)
+    results = [p.setTimeout(5), p.setTimeout(3), p.timeOut]
+    clock.advance(2)
+    p.resetTimeout()
+    clock.advance(2.5)
+    results.append(list(fired))
+    clock.advance(0.5)
+    results += [list(fired), t.disconnecting, p.setTimeout(None), p.setTimeout(None)]
+    results.append(len(clock.getDelayedCalls()))
+    assert results == [None, 5, 3, [], [5.0], True, 3, None, 0]
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_wrapping_factory_names_and_relay(impl):
+    """WrappingFactory's logPrefix, the wrapper's logPrefix and
+    forwarding both ways; the wrapper is counted while connected."""
+    events: list[Any] = []
+
+    class Inner(impl.protocol.Protocol):
+        def connectionMade(self) -> None:
+            events.append(("made", type(self.transport).__name__))
+
+        def dataReceived(self, data: bytes) -> None:
+            events.append(("data", data))
+            self.transport.write(data.upper())
+
+        def connectionLost(self, reason: Any) -> None:
+            events.append(("lost", reason.type.__name__))
+
+    f = impl.policies.WrappingFactory(impl.protocol.Factory.forProtocol(Inner))
+    f.doStart()
+    w = f.buildProtocol(None)
+    t = impl.testing.StringTransport()
+    w.makeConnection(t)
+    names = (f.logPrefix(), w.logPrefix(), len(f.protocols))
+    w.dataReceived(b"ab")
+    w.writeSequence([b"y", b"z"])
+    w.connectionLost(impl.failure.Failure(impl.error.ConnectionDone()))
+    f.doStop()
+    assert names == ("Factory (WrappingFactory)", "Inner (ProtocolWrapper)", 1)
+    assert (t.value(), len(f.protocols)) == (b"AByz", 0)
+    assert events == [
+        ("made", "ProtocolWrapper"),
+        ("data", b"ab"),
+        ("lost", "ConnectionDone"),
+    ]
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_limit_total_connections(impl):
+    """connectionLimit 1: the second connection gets no protocol, or the
+    overflow protocol (still counted)."""
+    f = impl.policies.LimitTotalConnectionsFactory()
+    f.protocol = impl.protocol.Protocol
+    f.connectionLimit = 1
+    first = f.buildProtocol(None)
+    second = f.buildProtocol(None)
+
+    class Overflow(impl.protocol.Protocol):
+        pass
+
+    f.overflowProtocol = Overflow
+    third = f.buildProtocol(None)
+    assert (type(first).__name__, second, f.connectionCount) == (
+        "ProtocolWrapper",
+        None,
+        2,
+    )
+    assert type(third.wrappedProtocol).__name__ == "Overflow"
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_service_naming_errors(impl):
+    """Renaming with a parent, duplicate names, lookups, removal of a
+    stranger, re-parenting and disowning."""
+    S = impl.service
+    results: list[Any] = []
+    s = S.Service()
+    s.setName("a")
+    m = S.MultiService()
+    s.setServiceParent(m)
+    results.append(_outcome(lambda: s.setName("b")))
+    twin = S.Service()
+    twin.setName("a")
+    results.append(_outcome(lambda: twin.setServiceParent(m)))
+    results.append((twin.parent is m, len(list(m))))
+    results.append(_outcome(lambda: m.getServiceNamed("zz")))
+    results.append(_outcome(lambda: m.removeService(twin)))
+    other = S.Service()
+    other.setServiceParent(m)
+    m2 = S.MultiService()
+    other.setServiceParent(m2)
+    results.append((len(list(m)), len(list(m2)), other.parent is m2))
+    results.append(_outcome(lambda: S.Service().disownServiceParent()))
+    assert results == [
+        ("RuntimeError", "cannot change name when parent exists"),
+        ("RuntimeError", "cannot have two services with same name 'a'"),
+        (True, 1),
+        ("KeyError", "'zz'"),
+        ("ValueError", "list.remove(x): x not in list"),
+        (1, 1, True),
+        ("AttributeError", "'NoneType' object has no attribute 'removeService'"),
+    ]
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_multiservice_start_stop_order(impl):
+    """Children start in order and stop in reverse (a child added while
+    running is started at once and stopped first); stopService waits for
+    every child's Deferred."""
+    S = impl.service
+    events: list[Any] = []
+
+    class Child(S.Service):
+        def __init__(self, n: str, d: Any = None) -> None:
+            self.n, self.d = n, d
+
+        def privilegedStartService(self) -> None:
+            events.append(("priv", self.n))
+            super().privilegedStartService()
+
+        def startService(self) -> None:
+            events.append(("start", self.n))
+            super().startService()
+
+        def stopService(self) -> Any:
+            events.append(("stop", self.n))
+            super().stopService()
+            return self.d
+
+    m = S.MultiService()
+    da, dc = impl.defer.Deferred(), impl.defer.Deferred()
+    for child in (Child("a", da), Child("b"), Child("c", dc)):
+        child.setServiceParent(m)
+    m.privilegedStartService()
+    m.startService()
+    Child("late").setServiceParent(m)
+    stopped: list[Any] = []
+    m.stopService().addBoth(stopped.append)
+    before = list(stopped)
+    da.callback(1)
+    middle = list(stopped)
+    dc.callback(2)
+    assert events == [
+        ("priv", "a"),
+        ("priv", "b"),
+        ("priv", "c"),
+        ("start", "a"),
+        ("start", "b"),
+        ("start", "c"),
+        ("priv", "late"),
+        ("start", "late"),
+        ("stop", "late"),
+        ("stop", "c"),
+        ("stop", "b"),
+        ("stop", "a"),
+    ]
+    assert (before, middle, len(stopped)) == ([], [], 1)
+    assert [c.running for c in m] == [0, 0, 0, 0]
+
+
+def _clientService(impl: Any) -> Any:
+    clock = impl.task.Clock()
+    attempts: list[Any] = []
+
+    class Endpoint:
+        def connect(self, factory: Any) -> Any:
+            d = impl.defer.Deferred()
+            attempts.append((d, factory))
+            return d
+
+    factory = impl.protocol.Factory.forProtocol(impl.protocol.Protocol)
+    service = impl.appinternet.ClientService(
+        Endpoint(), factory, retryPolicy=lambda n: n * 1.5 + 1, clock=clock
+    )
+    return service, clock, attempts
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_client_service_when_connected_and_failures(impl):
+    """whenConnected(failAfterFailures=n) fails after n failed attempts;
+    the retry policy's delays; a connection fires the waiting callers
+    with the protocol; stopService disconnects it."""
+    service, clock, attempts = _clientService(impl)
+    events: list[Any] = []
+
+    def record(tag: str) -> Callable[[Any], None]:
+        def f(x: Any) -> None:
+            if isinstance(x, impl.failure.Failure):
+                events.append((tag, "failed", x.getErrorMessage()))
+            else:
+                events.append((tag, type(x).__name__))
+
+        return f
+
+    service.whenConnected().addBoth(record("w0"))
+    service.startService()
+    service.whenConnected(failAfterFailures=2).addBoth(record("w2"))
+    service.whenConnected(failAfterFailures=1).addBoth(record("w1"))
+    attempts[0][0].errback(Exception("nope"))
+    events.append(("delays", [c.getTime() for c in clock.getDelayedCalls()]))
+    clock.advance(2.5)
+    attempts[1][0].errback(Exception("nope2"))
+    events.append(("delays", [c.getTime() for c in clock.getDelayedCalls()]))
+    clock.advance(4)
+    protocol = attempts[2][1].buildProtocol(None)
+    transport = impl.testing.StringTransport()
+    protocol.makeConnection(transport)
+    attempts[2][0].callback(protocol)
+    service.whenConnected(failAfterFailures=0).addBoth(record("w3"))
+    service.stopService().addBoth(record("stop"))
+    events.append(("disconnecting", transport.disconnecting))
+    protocol.connectionLost(impl.failure.Failure(impl.error.ConnectionDone()))
+    assert events == [
+        ("w1", "failed", "nope"),
+        ("delays", [2.5]),
+        ("w2", "failed", "nope2"),
+        ("delays", [6.5]),
+        ("w0", "Protocol"),
+        ("w3", "Protocol"),
+        ("disconnecting", True),
+        ("stop", "NoneType"),
+    ]
+    assert len(attempts) == 3
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_client_service_stop_while_connecting(impl):
+    """Stopping cancels the attempt in progress; a later whenConnected
+    fails with CancelledError; starting again makes a new attempt."""
+    service, clock, attempts = _clientService(impl)
+    events: list[Any] = []
+    service.startService()
+    service.stopService().addBoth(lambda x: events.append(("stopped", x)))
+    events.append(attempts[0][0].called)
+    service.whenConnected().addBoth(lambda x: events.append(("when", x.type.__name__)))
+    service.startService()
+    assert events == [("stopped", None), True, ("when", "CancelledError")]
+    assert len(attempts) == 2
+
+
+@pytest.mark.parametrize(
+    "impl",
+    _impls(
+        "address classes are not attrs classes: the ValueError of a bad "
+        "'type' has only the message in args (python/torsion/internet/address.py)"
+    ),
+    indirect=True,
+)
+def test_address_bad_type_error_args(impl):
+    """Twisted's attrs validator raises ValueError(message, attribute,
+    allowed, value)."""
+    with pytest.raises(ValueError) as info:
+        impl.address.IPv4Address("tcp", "1.2.3.4", 5)
+    assert info.value.args[0] == "'type' must be in ['TCP', 'UDP'] (got 'tcp')"
+    assert info.value.args[2:] == (["TCP", "UDP"], "tcp")
+
+
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
+def test_address_reprs_and_equality(impl):
+    """reprs, equality, hashing and ordering of the address classes."""
+    A = impl.address
+    a = A.IPv4Address("TCP", "1.2.3.4", 5)
+    b = A.IPv6Address("TCP", "::1", 5, 1, 2)
+    assert repr(a) == str(a) == "IPv4Address(type='TCP', host='1.2.3.4', port=5)"
+    assert (
+        repr(b) == "IPv6Address(type='TCP', host='::1', port=5, flowInfo=1, scopeID=2)"
+    )
+    assert a == A.IPv4Address("TCP", "1.2.3.4", 5)
+    assert hash(a) == hash(A.IPv4Address("TCP", "1.2.3.4", 5))
+    assert a != b
+    assert a < A.IPv4Address("TCP", "1.2.3.5", 5)
+    assert repr(A.HostnameAddress(b"example.com", 80)) == (
+        "HostnameAddress(hostname=b'example.com', port=80)"
+    )
+    assert [repr(A.UNIXAddress(x)) for x in ("/tmp/x", None, b"/tmp/y")] == [
+        "UNIXAddress('/tmp/x')",
+        "UNIXAddress(None)",
+        "UNIXAddress('/tmp/y')",
+    ]
