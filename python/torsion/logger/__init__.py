@@ -3,9 +3,12 @@
 ``Logger`` emits events (dicts) to ``globalLogPublisher``. Each event goes to
 the standard ``logging`` module (logger ``"torsion"`` or
 ``"torsion.<namespace>"``, traceback attached for failures) and to every
-observer added with ``globalLogPublisher.addObserver``.
+observer added with ``globalLogPublisher.addObserver``. Events can be written
+to and read from files as JSON (``jsonFileLogObserver``,
+``eventsFromJSONLogFile``), in the same format as Twisted's.
 """
 
+from torsion.logger._flatten import extractField
 from torsion.logger._format import (
     eventAsText,
     formatEvent,
@@ -21,6 +24,12 @@ from torsion.logger._global import (
     globalLogBeginner,
     globalLogPublisher,
     stdlibLoggerName,
+)
+from torsion.logger._json import (
+    eventAsJSON,
+    eventFromJSON,
+    eventsFromJSONLogFile,
+    jsonFileLogObserver,
 )
 from torsion.logger._legacy import LegacyLogObserverWrapper
 from torsion.logger._levels import InvalidLogLevelError, LogLevel
@@ -71,4 +80,9 @@ __all__ = [
     "capturedLogs",
     "bitbucketLogObserver",
     "stdlibLoggerName",
+    "extractField",
+    "eventAsJSON",
+    "eventFromJSON",
+    "jsonFileLogObserver",
+    "eventsFromJSONLogFile",
 ]

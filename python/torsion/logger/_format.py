@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import string
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+from torsion.logger._flatten import flatFormat
 
 timeFormatRFC3339 = "%Y-%m-%dT%H:%M:%S%z"
 """The default timestamp format of text log files (RFC 3339 style)."""
@@ -13,16 +17,32 @@ timeFormatRFC3339 = "%Y-%m-%dT%H:%M:%S%z"
 _formatter = string.Formatter()
 
 
+def _className(obj: object) -> str:
+    """The name of ``obj``'s class, however broken the class is."""
+    try:
+        cls = obj.__class__
+    except BaseException:
+        cls = type(obj)
+    try:
+        return str(cls.__name__)
+    except BaseException:
+        try:
+            return str(cls)
+        except BaseException:
+            return f"<BROKEN CLASS AT 0x{id(cls):x}>"
+
+
 def _safeRepr(obj: object) -> str:
-    """repr() that never raises."""
+    """repr() that never raises: a failing repr gives the class, address and traceback."""
     try:
         return repr(obj)
     except BaseException:
-        try:
-            name = type(obj).__name__
-        except BaseException:
-            name = "object"
-        return f"<{name} instance with broken repr>"
+        text = io.StringIO()
+        traceback.print_exc(file=text)
+        return (
+            f"<{_className(obj)} instance at 0x{id(obj):x} with repr error:\n"
+            f" {text.getvalue()}>"
+        )
 
 
 class _FixedOffset(tzinfo):
@@ -108,22 +128,32 @@ def formatWithCall(formatString: str, mapping: Mapping[str, Any]) -> str:
 
 
 def formatUnformattableEvent(event: Mapping[str, Any], error: BaseException) -> str:
-    """Describe an event whose format failed, naming the error."""
+    """Describe an event whose format failed, naming the error.
+
+    If even the event's repr fails, the text keeps what can be shown of each
+    key and value and ends with the Failure raised while describing it.
+    """
     try:
         return f"Unable to format event {event!r}: {error}"
     except BaseException:
+        from torsion.python.failure import Failure
+
+        failure = Failure()
         pairs = ", ".join(
             f"{_safeRepr(key)} = {_safeRepr(value)}" for key, value in event.items()
         )
         return (
             f"MESSAGE LOST: unformattable object logged: {_safeRepr(error)}\n"
             f"Recoverable data: {pairs}\n"
+            f"Exception during formatting:\n{failure}"
         )
 
 
 def _formatMessage(event: Mapping[str, Any]) -> str:
     """Render ``event["log_format"]`` with the event's fields; never raises."""
     try:
+        if "log_flattened" in event:
+            return flatFormat(event)
         fmt = event.get("log_format", None)
         if fmt is None:
             return ""
