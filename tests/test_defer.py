@@ -732,20 +732,36 @@ def _lose_failure() -> None:
     d.callback(1)
 
 
+def _unhandled_records(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+    """The header record and the record after it (two events, as in Twisted)."""
+    starts = [
+        i
+        for i, r in enumerate(records)
+        if r.getMessage() == "Unhandled error in Deferred:"
+    ]
+    assert len(starts) == 1
+    return records[starts[0] : starts[0] + 2]
+
+
 def test_unhandled_failure_logged_on_gc(torsion_records):
-    """A Deferred collected while holding a Failure logs it with its traceback."""
+    """A Deferred collected while holding a Failure logs it with its traceback:
+    a header record, then a record carrying the failure (Twisted's two events)."""
     _lose_failure()
     gc.collect()
-    ours = [
-        r for r in torsion_records if "Unhandled error in Deferred" in r.getMessage()
-    ]
-    assert len(ours) == 1
-    record = ours[0]
-    assert record.levelno == logging.CRITICAL
-    assert record.getMessage() == "Unhandled error in Deferred:"
-    assert record.exc_info is not None
-    assert record.exc_info[0] is ZeroDivisionError
-    text = logging.Formatter().format(record)
+    header, failure = _unhandled_records(torsion_records)
+    assert (header.levelno, header.exc_info, header.name) == (
+        logging.CRITICAL,
+        None,
+        "torsion.internet.defer",
+    )
+    assert (failure.levelno, failure.getMessage(), failure.name) == (
+        logging.CRITICAL,
+        "",
+        "torsion.internet.defer",
+    )
+    assert failure.exc_info is not None
+    assert failure.exc_info[0] is ZeroDivisionError
+    text = logging.Formatter().format(failure)
     assert "ZeroDivisionError: lost" in text
     assert "Traceback (most recent call last):" in text
 
@@ -755,16 +771,13 @@ def test_unhandled_failure_logged_with_debug_info(torsion_records):
     defer.setDebugging(True)
     _lose_failure()
     gc.collect()
-    ours = [
-        r for r in torsion_records if "Unhandled error in Deferred" in r.getMessage()
-    ]
-    assert len(ours) == 1
-    message = ours[0].getMessage()
-    assert message.startswith(
-        "Unhandled error in Deferred:\n(debug:  C: Deferred was created:\n C:"
-    )
+    _, failure = _unhandled_records(torsion_records)
+    message = failure.getMessage()
+    assert message.startswith("(debug:  C: Deferred was created:\n C:")
     assert " I: First Invoker was:\n I:" in message
     assert "_lose_failure" in message
+    assert failure.exc_info is not None
+    assert failure.exc_info[0] is ZeroDivisionError
 
 
 def test_handled_failure_not_logged(torsion_records):

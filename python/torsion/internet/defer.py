@@ -177,15 +177,18 @@ class DebugInfo:
         if failure is None:
             return
         self.failResult = None
+        # Two events, as Twisted logs them: a header, then the failure itself
+        # (with the creator/invoker stacks when debugging is on).
+        header = "Unhandled error in Deferred:"
         debugInfo = self._getDebugTracebacks()
-        fmt = "Unhandled error in Deferred:"
-        if debugInfo:
-            fmt += "\n(debug: {debugInfo})"
+        fmt = "(debug: {debugInfo})" if debugInfo else ""
         log = _log()
         if log is None:
-            _logFailureFallback(fmt.replace("{debugInfo}", debugInfo), failure)
+            text = f"{header}\n(debug: {debugInfo})" if debugInfo else header
+            _logFailureFallback(text, failure)
         else:
-            log.failure(fmt, failure, debugInfo=debugInfo, isError=True)
+            log.critical(header, isError=True)
+            log.failure(fmt, failure, debugInfo=debugInfo)
 
 
 def _cancelledToTimedOutError(value: Any, timeout: float) -> Any:
