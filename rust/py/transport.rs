@@ -878,7 +878,7 @@ fn finish_connect(
 
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
-    let (fd, peer_closed, direct, partner) = {
+    let (fd, peer_closed, streaming, partner) = {
         let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
@@ -893,13 +893,8 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
     if let Some(partner) = partner {
         return relay_readable(py, reactor, tr, partner.bind(py), fd, peer_closed);
     }
-    let read = read::read_bytes(py, fd, direct).map(|data| {
-        data.map(|data| {
-            let full = data.as_bytes().len() == READ_SIZE;
-            tr.borrow_mut().last_read_full = full;
-            (data, full)
-        })
-    });
+    let read = read::read_bytes(py, fd, streaming);
+    tr.borrow_mut().last_read_full = matches!(read, Ok(Some((_, true))));
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
