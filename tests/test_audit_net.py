@@ -656,12 +656,6 @@ def test_log_system_of_messages_from_protocol_callbacks(flavor, request):
 def test_reactor_shutdown_reason_of_open_connections(flavor, request):
     """Stopping the reactor closes open connections with Twisted's
     main.CONNECTION_LOST, ConnectionLost("Connection lost")."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "TorsionReactor.disconnectAll (python/torsion/internet/_reactor.py) uses "
-        "ConnectionLost() without the 'Connection lost' argument",
-    )
     rec = _Recorder(flavor)
     rec.run(until=lambda: len(rec.events) == 2)
     assert sorted(rec.events) == [
@@ -674,7 +668,7 @@ def test_reactor_shutdown_reason_of_open_connections(flavor, request):
 
 @pytest.mark.parametrize(
     "impl",
-    _impls("torsion.internet.main has no CONNECTION_LOST/CONNECTION_DONE constants"),
+    _impls(),
     indirect=True,
 )
 def test_main_connection_constants(impl):
@@ -964,12 +958,6 @@ def test_listening_port_repr_host_and_stop(flavor):
 def test_listening_port_disconnected_flag(flavor, request):
     """Twisted's Port has FileDescriptor's ``disconnected`` flag: 0 while
     listening, 1 once stopped."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "tcp.Port (python/torsion/internet/tcp.py, rust/py/port.rs) has no "
-        "'disconnected' attribute",
-    )
     reactor = flavor.reactor
     port = reactor.listenTCP(
         0,
@@ -1078,12 +1066,6 @@ def test_listen_port_out_of_range(flavor, number):
 def test_connect_port_out_of_range_fails_without_leak(flavor, request, number):
     """Twisted fails the attempt with OverflowError through
     clientConnectionFailed and closes the socket it made."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "tcp.Client._connect (python/torsion/internet/tcp.py) closes its socket "
-        "only on OSError: the OverflowError of connect_ex leaves it unclosed",
-    )
     events: list[Any] = []
 
     class F(flavor.protocol.ClientFactory):
@@ -1509,10 +1491,7 @@ def test_non_callable_trigger_assertion_message(flavor):
 
 @pytest.mark.parametrize(
     "impl",
-    _impls(
-        _REWRITTEN
-        + ": Factory.buildProtocol (python/torsion/internet/protocol.py:72) still uses an assert statement"
-    ),
+    _impls(),
     indirect=True,
 )
 def test_factory_without_protocol_assertion_message(impl):

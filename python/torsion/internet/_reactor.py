@@ -15,7 +15,7 @@ from typing import Any
 from zope.interface import classImplements, implementer
 
 from torsion import _torsion
-from torsion.internet import _hooks, error
+from torsion.internet import _hooks, error, main
 from torsion.internet._resolver import (
     ComplexResolverSimplifier,
     GAIResolver,
@@ -192,12 +192,10 @@ class TorsionReactor(_torsion.ReactorBase):
 
     def disconnectAll(self) -> None:
         """Close every connection and port (part of shutdown)."""
-        reason = Failure(error.ConnectionLost())
         for selectable in self.removeAll():
-            try:
-                selectable.connectionLost(reason)
-            except BaseException:
-                log.err()
+            log.callWithLogger(
+                selectable, selectable.connectionLost, Failure(main.CONNECTION_LOST)
+            )
 
     # Level-triggered descriptors added with addReader/addWriter.
 

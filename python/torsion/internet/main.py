@@ -7,7 +7,12 @@ from typing import Any
 
 from torsion.internet import error
 
-__all__ = ["installReactor"]
+__all__ = ["CONNECTION_LOST", "CONNECTION_DONE", "installReactor"]
+
+# The reasons Twisted's reactor gives (wrapped in a Failure) to connections
+# it closes: cleanly, or at shutdown.
+CONNECTION_DONE = error.ConnectionDone("Connection done")
+CONNECTION_LOST = error.ConnectionLost("Connection lost")
 
 
 def installReactor(reactor: Any) -> None:

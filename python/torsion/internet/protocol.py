@@ -69,7 +69,9 @@ class Factory(Generic[P]):
 
     def buildProtocol(self, addr: Any) -> P | None:
         """Return ``self.protocol()`` with its ``factory`` set to this factory."""
-        assert self.protocol is not None
+        if self.protocol is None:
+            # Bare, as Twisted's assert gives it.
+            raise AssertionError()
         proto = self.protocol()
         proto.factory = self  # type: ignore[attr-defined]
         return proto
@@ -456,7 +458,8 @@ class AbstractDatagramProtocol:
 
     def doStop(self) -> None:
         """Count a port gone, drop the transport; stopProtocol after the last."""
-        assert self.numPorts > 0
+        if self.numPorts <= 0:
+            raise AssertionError()
         self.numPorts = self.numPorts - 1
         self.transport = None
         if not self.numPorts:
@@ -472,7 +475,8 @@ class AbstractDatagramProtocol:
 
     def makeConnection(self, transport: Any) -> None:
         """Store the transport and call doStart."""
-        assert self.transport is None
+        if self.transport is not None:
+            raise AssertionError()
         self.transport = transport
         self.doStart()
 

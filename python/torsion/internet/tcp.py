@@ -37,7 +37,9 @@ from torsion.python.failure import Failure
 _log = Logger()
 
 
-def _isIPv6(host: str) -> bool:
+def _isIPv6(host: str | bytes) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
     if "%" in host:
         host = host.split("%", 1)[0]
     try:
@@ -47,7 +49,9 @@ def _isIPv6(host: str) -> bool:
     return True
 
 
-def _isIPv4(host: str) -> bool:
+def _isIPv4(host: str | bytes) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
     try:
         socket.inet_pton(socket.AF_INET, host)
     except (OSError, ValueError):
@@ -210,6 +214,11 @@ class _ClientAttempt:
             skt.close()
             self.failIfNotConnected(error.getConnectError(e))
             return
+        except BaseException:
+            # A port out of range (OverflowError) reaches the connector's
+            # errback as it is, as in Twisted; the socket must not leak.
+            skt.close()
+            raise
         if result not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
             skt.close()
             self.failIfNotConnected(
@@ -338,6 +347,8 @@ class Port:
         self.reactor = reactor
         self.connected = False
         self.disconnecting = False
+        # Twisted's flag: 1 once the port has stopped listening.
+        self.disconnected = 0
         self._realPortNumber: int | None = None
         self._hostTuple: tuple[Any, ...] | None = None
         self._native: Any = None
@@ -430,6 +441,7 @@ class Port:
         )
         self._realPortNumber = None
         self.connected = False
+        self.disconnected = 1
         if self._native is not None:
             self._native.close()
         try:
