@@ -11,5 +11,6 @@ fn _torsion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::delayed_call::DelayedCall>()?;
     m.add_class::<py::transport::TCPTransport>()?;
     m.add_class::<py::port::ListeningPort>()?;
+    m.add_function(wrap_pyfunction!(py::dispatch::_dispatching, m)?)?;
     Ok(())
 }

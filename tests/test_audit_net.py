@@ -488,12 +488,6 @@ def test_server_transport_log_prefix_and_repr(flavor):
 def test_server_transport_log_prefix_inside_connection_lost(flavor, request):
     """Twisted's server logPrefix is fixed at accept: still the
     protocol's name inside connectionLost."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "Server.logPrefix() (python/torsion/internet/tcp.py) gives '-,0,127.0.0.1' "
-        "inside connectionLost because the transport's protocol is already None",
-    )
     seen: list[Any] = []
     rec = _Recorder(
         flavor,
@@ -508,12 +502,6 @@ def test_server_transport_log_prefix_inside_connection_lost(flavor, request):
 
 def test_client_transport_log_prefix(flavor, request):
     """Twisted's client transport logPrefix is "<protocol>,client"."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "tcp.Client inherits Connection.logPrefix() (python/torsion/internet/tcp.py): "
-        "'Side' instead of Twisted's 'Side,client'",
-    )
     seen: list[Any] = []
     rec = _Recorder(
         flavor,
@@ -530,12 +518,6 @@ def test_client_transport_log_prefix(flavor, request):
 
 def test_client_transport_repr(flavor, request):
     """Twisted: "<<class '...tcp.Client'> to ('127.0.0.1', port) at hex id>"."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "Connection.__repr__ (python/torsion/internet/tcp.py) gives "
-        "'<Client fd=N protocol=...>' for client transports",
-    )
     seen: list[Any] = []
     rec = _Recorder(
         flavor,
@@ -586,12 +568,6 @@ class _LegacyLog:
 def test_log_system_of_error_in_data_received(flavor, request, side):
     """An exception raised by dataReceived is logged with system = the
     transport's logPrefix()."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "the loop calls protocol callbacks without the transport's log context "
-        "(rust/py/dispatch.rs, python/torsion/internet/_hooks.py logError): system is '-'",
-    )
     observed = _LegacyLog(flavor)
 
     def boom(p: Any, data: bytes) -> None:
@@ -617,12 +593,6 @@ def test_log_system_of_error_in_data_received(flavor, request, side):
 def test_log_system_of_messages_from_protocol_callbacks(flavor, request):
     """log.msg() inside dataReceived/connectionLost carries the
     transport's logPrefix() as system."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "protocol callbacks run without callWithLogger's context "
-        "(rust/py/dispatch.rs): every message has system '-'",
-    )
     observed = _LegacyLog(flavor)
     log = observed.log
 

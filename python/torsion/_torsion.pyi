@@ -5,7 +5,13 @@ from typing import Any, final
 
 from typing_extensions import disjoint_base
 
-__all__ = ["DelayedCall", "ListeningPort", "ReactorBase", "TCPTransport"]
+__all__ = [
+    "DelayedCall",
+    "ListeningPort",
+    "ReactorBase",
+    "TCPTransport",
+    "_dispatching",
+]
 
 @final
 class DelayedCall:
@@ -140,3 +146,5 @@ class ListeningPort:
     def stopReading(self) -> None: ...
     def close(self) -> None: ...
     def fileno(self) -> int: ...
+
+def _dispatching() -> Any: ...

@@ -175,3 +175,42 @@ pub fn os_error(err: std::io::Error) -> PyErr {
         None => PyErr::from(err),
     }
 }
+
+thread_local! {
+    /// The selectable (transport, port, descriptor) whose event the loop
+    /// is handling: Twisted runs those callbacks inside
+    /// `callWithLogger(selectable, ...)`, so that what they log carries
+    /// `system = selectable.logPrefix()`. Setting this costs a reference
+    /// count; the prefix is only asked for when something is logged
+    /// (`torsion.python.log` reads it through `_dispatching()`).
+    static DISPATCHING: std::cell::RefCell<Option<Py<PyAny>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Marks `selectable` as the one being handled until the guard is dropped
+/// (guards nest: the previous one is restored).
+pub struct Dispatching {
+    previous: Option<Py<PyAny>>,
+}
+
+impl Dispatching {
+    pub fn enter(selectable: &Bound<'_, PyAny>) -> Self {
+        let previous = DISPATCHING.with(|d| d.replace(Some(selectable.clone().unbind())));
+        Self { previous }
+    }
+}
+
+impl Drop for Dispatching {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // The replaced reference is dropped here, with the GIL held by
+        // every caller (the loop runs under it).
+        drop(DISPATCHING.with(|d| d.replace(previous)));
+    }
+}
+
+/// The selectable whose event is being handled, if any.
+#[pyfunction]
+pub fn _dispatching(py: Python<'_>) -> Option<Py<PyAny>> {
+    DISPATCHING.with(|d| d.borrow().as_ref().map(|o| o.clone_ref(py)))
+}

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 
 use crate::core::fdset::{LevelSet, Readiness};
-use crate::py::dispatch::os_error;
+use crate::py::dispatch::{os_error, Dispatching};
 use crate::py::reactor::ReactorBase;
 
 struct Member {
@@ -205,6 +205,7 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         if !(readable || writable || ev.hangup) {
             continue;
         }
+        let _context = Dispatching::enter(obj.bind(py));
         if let Err(e) = handler.call1((obj, ev.fd, readable, writable, ev.hangup, read)) {
             hooks.report(py, e, None);
         }

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
-use crate::py::dispatch::os_error;
+use crate::py::dispatch::{os_error, Dispatching};
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::transport::TCPTransport;
 
@@ -228,10 +228,15 @@ fn accept_one(
     addr: Option<std::net::SocketAddr>,
     hooks: &crate::py::dispatch::Hooks,
 ) {
-    let (factory, transport_class) = {
+    let (factory, transport_class, owner) = {
         let me = port.borrow();
-        (me.factory.clone_ref(py), me.transport_class.clone_ref(py))
+        (
+            me.factory.clone_ref(py),
+            me.transport_class.clone_ref(py),
+            me.owner.clone_ref(py),
+        )
     };
+    let _context = Dispatching::enter(owner.bind(py));
     let addr_obj = match addr.as_ref().map(|a| hooks.address(py, a)) {
         Some(Ok(a)) => a,
         Some(Err(e)) => {

@@ -18,7 +18,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
-use crate::py::dispatch::os_error;
+use crate::py::dispatch::{os_error, Dispatching};
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::read::{self, READ_SIZE};
 use crate::py::relay;
@@ -756,6 +756,7 @@ pub fn close(
     reason: &Bound<'_, PyAny>,
     orderly: bool,
 ) {
+    let _context = Dispatching::enter(tr.as_any());
     let (producer, protocol, was_connected, partner) = {
         let mut me = tr.borrow_mut();
         if me.state == ConnState::Disconnected {
@@ -807,6 +808,7 @@ pub fn on_event(
     writable: bool,
     closed_or_error: bool,
 ) {
+    let _context = Dispatching::enter(tr.as_any());
     let state = tr.borrow().state;
     if closed_or_error {
         tr.borrow_mut().peer_closed = true;
@@ -878,6 +880,7 @@ fn finish_connect(
 
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
+    let _context = Dispatching::enter(tr.as_any());
     let (fd, peer_closed, streaming, partner) = {
         let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
@@ -1001,6 +1004,7 @@ enum AfterFlush {
 /// Sends what is queued; when the queue empties, resumes the producer or
 /// completes a pending loseConnection / loseWriteConnection.
 pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
+    let _context = Dispatching::enter(tr.as_any());
     let mut drained_partner = None;
     let after = {
         let mut me = tr.borrow_mut();

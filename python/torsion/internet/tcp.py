@@ -136,11 +136,15 @@ class Server(Connection):
         """The peer's host, as Twisted's Server has it."""
         return self.getPeer().host
 
+    _protocolPrefix = "-"
+    _logstr: str | None = None
+
     def logPrefix(self) -> str:
-        """Twisted's "<protocol prefix>,<session number>,<peer host>"."""
-        protocol = self.protocol
-        prefix = _logPrefixOf(protocol) if protocol is not None else "-"
-        return f"{prefix},{self.sessionno},{self.hostname}"
+        """Twisted's "<protocol prefix>,<session number>,<peer host>", fixed
+        when the connection was accepted."""
+        if self._logstr is None:
+            self._logstr = f"{self._protocolPrefix},{self.sessionno},{self.hostname}"
+        return self._logstr
 
     _repstr = ""
 
@@ -152,6 +156,16 @@ class Server(Connection):
 
 class Client(Connection):
     """The client side of a connection made by connectTCP."""
+
+    _logstr = "Uninitialized"
+    _addr: tuple[Any, int] | None = None
+
+    def logPrefix(self) -> str:
+        """Twisted's "<protocol prefix>,client", fixed once connected."""
+        return self._logstr
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__} to {self._addr!r} at {id(self):x}>"
 
 
 def _bindAddressTuple(bindAddress: Any) -> tuple[str, int] | None:
@@ -226,11 +240,22 @@ class _ClientAttempt:
             )
             return
         transport = Client(self.reactor, skt.detach(), None, True)
+        transport._addr = (self.host, self.port)
         self._transport = transport
         transport._start(self._connectDone, self._connectionLost)
 
     def _connectDone(self, errno: int | None) -> None:
         transport = self._transport
+        if transport is not None and errno is None:
+            # Twisted logs what happens here under the prefix the transport
+            # had when the event began: "Uninitialized".
+            log.callWithContext(
+                {"system": transport.logPrefix()}, self._connected, transport
+            )
+            return
+        self._connected(transport, errno)
+
+    def _connected(self, transport: Any, errno: int | None = None) -> None:
         if errno is not None:
             self._transport = None
             self.failIfNotConnected(error.getConnectError((errno, os.strerror(errno))))
@@ -257,6 +282,7 @@ class _ClientAttempt:
             transport.loseConnection()
             return
         transport.protocol = protocol
+        transport._logstr = f"{_logPrefixOf(protocol)},client"
         protocol.makeConnection(transport)
 
     def _connectionLost(self, reason: Failure) -> None:
@@ -402,6 +428,7 @@ class Port:
         transport = self.transport(reactor, fd, protocol)
         transport.server = self
         transport.sessionno = self.sessionno
+        transport._protocolPrefix = _logPrefixOf(protocol)
         transport._repstr = f"<{protocol.__class__.__name__} #{self.sessionno} on {self._realPortNumber}>"
         self.sessionno += 1
         return transport

@@ -65,8 +65,36 @@ _logContext: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Context
 
 
 def _currentContext() -> dict[str, Any]:
-    """The fields callWithContext has set for the running code."""
-    return _logContext.get() or _DEFAULT_CONTEXT
+    """The fields callWithContext has set for the running code; inside a
+    callback the reactor makes for a transport, port or descriptor, system
+    is that selectable's logPrefix() (Twisted's callWithLogger)."""
+    context = _logContext.get()
+    if context is not None:
+        return context
+    selectable = _dispatching()
+    if selectable is None:
+        return _DEFAULT_CONTEXT
+    try:
+        prefix = selectable.logPrefix()
+    except Exception:
+        prefix = "(buggy logPrefix method)"
+    return {"system": prefix}
+
+
+def _dispatching() -> Any:
+    """The selectable whose event the reactor is handling (see
+    rust/py/dispatch.rs), or None."""
+    global _dispatchingOf
+    if _dispatchingOf is None:
+        try:
+            from torsion._torsion import _dispatching as current
+        except ImportError:
+            return None
+        _dispatchingOf = current
+    return _dispatchingOf()
+
+
+_dispatchingOf: Callable[[], Any] | None = None
 
 
 def callWithContext(
