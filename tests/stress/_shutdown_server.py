@@ -8,6 +8,7 @@ line each:
 
 - ``port N`` once the reactor runs;
 - ``connected EXPECTED`` when that many connections are open;
+- ``fed EXPECTED`` when that many connections have received data;
 - ``before-shutdown open=O fed=F active=A bytes=B`` from a "before"
   "shutdown" trigger: connections open, how many of them have received
   data, how many received some in the last half second, bytes received in
@@ -25,7 +26,7 @@ import time
 from torsion.internet import protocol, reactor
 
 EXPECTED = int(sys.argv[1])
-state = {"made": 0, "lost": 0, "twice": 0, "bytes": 0}
+state = {"made": 0, "lost": 0, "twice": 0, "bytes": 0, "fed": 0}
 live: set[Echo] = set()
 
 
@@ -40,6 +41,10 @@ class Echo(protocol.Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         state["bytes"] += len(data)
+        if not self.lastData:
+            state["fed"] += 1
+            if state["fed"] == EXPECTED:
+                print("fed", EXPECTED, flush=True)
         self.lastData = time.monotonic()
         self.transport.write(data)
 

@@ -80,8 +80,10 @@ def test_sigterm_with_a_thousand_busy_connections():
             stderr=subprocess.DEVNULL,
         )
         read_line(server.stdout, "connected", 30, seen)
-        # Let every connection get going.
-        time.sleep(1.0)
+        # Every connection has had data (on a busy machine that can take
+        # more than a second), then the transfers run a moment longer.
+        read_line(server.stdout, "fed", 30, seen)
+        time.sleep(0.3)
         assert server.poll() is None
         assert gen.poll() is None
 
