@@ -1372,12 +1372,6 @@ def test_delayed_call_after_running(flavor):
 @pytest.mark.parametrize("delay", ["1", None])
 def test_call_later_with_a_non_number_delay(flavor, request, delay):
     """Twisted's TypeError comes from its ``delay >= 0`` check."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "callLater (rust/py/reactor.rs) converts the delay first: 'must be real "
-        "number, not str' instead of Twisted's comparison TypeError",
-    )
     with pytest.raises(TypeError) as info:
         flavor.reactor.callLater(delay, print)
     name = type(delay).__name__

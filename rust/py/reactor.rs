@@ -467,7 +467,15 @@ impl ReactorBase {
     ) -> PyResult<Py<DelayedCall>> {
         let py = slf.py();
         let delay_obj = delay;
-        let delay: f64 = delay_obj.extract()?;
+        let delay: f64 = match delay_obj.extract() {
+            Ok(d) => d,
+            Err(e) => {
+                // Twisted's first use of the delay is `delay >= 0`: let that
+                // comparison raise its own TypeError for a str or None.
+                delay_obj.ge(0)?;
+                return Err(e);
+            }
+        };
         if delay.is_nan() || delay < 0.0 {
             return Err(PyAssertionError::new_err(format!(
                 "{} is not greater than or equal to 0 seconds",
