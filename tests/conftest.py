@@ -99,7 +99,13 @@ def _no_leaked_resources(request: pytest.FixtureRequest) -> Iterator[None]:
     appear now, named after its test, rather than in whichever later test
     the garbage collector happens to run. What the Twisted half of a
     parity test leaves behind is Twisted's (its reactors and resolvers keep
-    objects alive across tests): collected and not held against the test."""
+    objects alive across tests): collected and not held against the test.
+
+    Errors logged (and not flushed) by earlier tests are dropped first, so
+    that a test's flushLoggedErrors() sees only its own."""
+    from torsion.internet.testing import flushLoggedErrors
+
+    flushLoggedErrors()
     yield
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
