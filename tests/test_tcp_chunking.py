@@ -245,3 +245,92 @@ def test_both_directions_at_once(flavor):
     assert results["server"] == b_data
     assert results["client"] == a_data
     stop_listening(flavor.reactor, port)
+
+
+def _send_then_close(number, data, failures):
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
+            s.sendall(data)
+    except OSError as e:
+        failures.append(e)
+
+
+def test_pausing_inside_data_received_holds_the_rest(flavor):
+    """A stream to a protocol that pauses the transport in every
+    dataReceived and resumes it a turn later: no call arrives while paused,
+    none is over 64 KiB, and the stream arrives whole, then ConnectionDone."""
+    data = stream(8 << 20, 7)
+    received = []
+    ended = []
+    while_paused = []
+
+    class Pausing(flavor.protocol.Protocol):
+        paused = False
+
+        def dataReceived(self, chunk):
+            if self.paused:
+                while_paused.append(len(chunk))
+            received.append(chunk)
+            self.paused = True
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0, self.resume)
+
+        def resume(self):
+            self.paused = False
+            if self.transport.connected:
+                self.transport.resumeProducing()
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Pausing), interface="127.0.0.1"
+    )
+    failures: list = []
+    thread = threading.Thread(
+        target=_send_then_close, args=(port.getHost().port, data, failures)
+    )
+    thread.start()
+    try:
+        spin(flavor.reactor, lambda: ended, timeout=60)
+    finally:
+        thread.join(10)
+    stop_listening(flavor.reactor, port)
+    assert failures == []
+    assert while_paused == []
+    assert all(0 < len(c) <= 65536 for c in received)
+    assert b"".join(received) == data
+    assert ended == [flavor.error.ConnectionDone]
+
+
+def test_lose_connection_inside_data_received_stops_delivery(flavor):
+    """A protocol that calls loseConnection in its first dataReceived of a
+    large stream gets no further dataReceived, then one connectionLost."""
+    data = stream(4 << 20, 8)
+    calls = []
+    ended = []
+
+    class Quitter(flavor.protocol.Protocol):
+        def dataReceived(self, chunk):
+            calls.append(len(chunk))
+            self.transport.loseConnection()
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(Quitter), interface="127.0.0.1"
+    )
+    failures: list = []
+    thread = threading.Thread(
+        target=_send_then_close, args=(port.getHost().port, data, failures)
+    )
+    thread.start()
+    try:
+        spin(flavor.reactor, lambda: ended, timeout=30)
+    finally:
+        thread.join(10)
+    stop_listening(flavor.reactor, port)
+    assert len(calls) == 1
+    assert 0 < calls[0] <= 65536
+    assert len(ended) == 1
