@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import time
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -56,17 +57,36 @@ def run_until(
 ) -> None:
     """Run ``reactor`` (no signal handlers) until ``done()`` is true, then
     stop it; fail the test if that takes longer than ``timeout`` seconds."""
+    _runUntil(reactor, done, timeout, reactor.stop)
+
+
+def spin(reactor: Any, done: Callable[[], bool], timeout: float = 10.0) -> None:
+    """As run_until, but crash() the reactor instead of stopping it, so that
+    it can run again with its connections kept."""
+    if not done():
+        _runUntil(reactor, done, timeout, reactor.crash)
+
+
+def wait(reactor: Any, seconds: float) -> None:
+    """Run ``reactor`` for ``seconds`` (see spin)."""
+    deadline = time.monotonic() + seconds
+    spin(reactor, lambda: time.monotonic() >= deadline, timeout=seconds + 10.0)
+
+
+def _runUntil(
+    reactor: Any, done: Callable[[], bool], timeout: float, end: Callable[[], Any]
+) -> None:
     timed_out = []
 
     def check() -> None:
         if done():
-            reactor.stop()
+            end()
         else:
             reactor.callLater(0.001, check)
 
     def expire() -> None:
         timed_out.append(True)
-        reactor.stop()
+        end()
 
     reactor.callWhenRunning(check)
     guard = reactor.callLater(timeout, expire)

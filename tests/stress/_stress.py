@@ -11,10 +11,12 @@ import contextlib
 import fcntl
 import os
 import resource
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+# Re-exported: the stress tests take their helpers from here.
+from conftest import spin as spin
+from conftest import wait as wait
 from torsion.internet import protocol
 
 
@@ -61,37 +63,6 @@ def open_fds() -> list[int]:
             continue
         fds.append(int(name))
     return sorted(fds)
-
-
-def spin(reactor: Any, done: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Run ``reactor`` until ``done()`` is true, then crash() it (so that it
-    can run again, connections kept); fail after ``timeout`` seconds."""
-    timed_out: list[bool] = []
-    if done():
-        return
-
-    def check() -> None:
-        if done():
-            reactor.crash()
-        else:
-            reactor.callLater(0.001, check)
-
-    def expire() -> None:
-        timed_out.append(True)
-        reactor.crash()
-
-    reactor.callWhenRunning(check)
-    guard = reactor.callLater(timeout, expire)
-    reactor.run(installSignalHandlers=False)
-    if guard.active():
-        guard.cancel()
-    assert not timed_out, f"condition not reached within {timeout}s"
-
-
-def wait(reactor: Any, seconds: float) -> None:
-    """Run ``reactor`` for ``seconds``."""
-    deadline = time.monotonic() + seconds
-    spin(reactor, lambda: time.monotonic() >= deadline, timeout=seconds + 10.0)
 
 
 def stop_listening(reactor: Any, port: Any, timeout: float = 5.0) -> None:

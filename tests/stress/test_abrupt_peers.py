@@ -13,41 +13,14 @@ import importlib
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import spin, wait
 from zope.interface import implementer
 
 BIG = 16 << 20  # more than loopback's socket buffers can absorb
-
-
-def spin(reactor: Any, done: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Run ``reactor`` until ``done()`` is true, then crash() it (it can run
-    again, connections kept); fail after ``timeout`` seconds."""
-    timed_out: list[bool] = []
-
-    def check() -> None:
-        if done():
-            reactor.crash()
-        else:
-            reactor.callLater(0.001, check)
-
-    def expire() -> None:
-        timed_out.append(True)
-        reactor.crash()
-
-    reactor.callWhenRunning(check)
-    guard = reactor.callLater(timeout, expire)
-    reactor.run(installSignalHandlers=False)
-    if guard.active():
-        guard.cancel()
-    assert not timed_out, f"condition not reached within {timeout}s"
-
-
-def wait(reactor: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    spin(reactor, lambda: time.monotonic() >= deadline, timeout=seconds + 10)
 
 
 class LoggedErrors:
