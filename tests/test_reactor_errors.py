@@ -115,13 +115,12 @@ class _Observed:
         self.publisher.removeObserver(self.events.append)
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_error_published_once_and_loop_goes_on(flavor, source):
-    """The exception reaches the log observers exactly once, as a Failure
-    of that very exception; later callbacks still run."""
+def _provokeAndObserve(flavor: Any, source: str, exc: BaseException) -> Any:
+    """Make ``source`` raise ``exc`` once, run until a later callback of the
+    same kind ran; returns the events published meanwhile (an _Observed)
+    and the raising reader, if any (for its connectionLost reasons)."""
     reactor = flavor.reactor
     observed = _Observed(flavor.name)
-    exc = ZeroDivisionError(f"from {source}")
     after: list = []
     reader = _provoke(reactor, source, exc, after)
     try:
@@ -131,10 +130,19 @@ def test_error_published_once_and_loop_goes_on(flavor, source):
         if reader is not None:
             reactor.removeReader(reader)
             reader.close()
+    assert after == ["after"]
+    return observed, reader
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_error_published_once_and_loop_goes_on(flavor, source):
+    """The exception reaches the log observers exactly once, as a Failure
+    of that very exception; later callbacks still run."""
+    exc = ZeroDivisionError(f"from {source}")
+    observed, reader = _provokeAndObserve(flavor, source, exc)
     [failure] = observed.failures()
     assert failure.value is exc
     assert failure.type is ZeroDivisionError
-    assert after == ["after"]
     if reader is not None:
         assert [r.value for r in reader.lost] == [exc]
 
@@ -143,17 +151,7 @@ def test_error_published_once_and_loop_goes_on(flavor, source):
 def test_logged_failure_has_the_traceback(flavor, source):
     """The logged Failure carries the traceback down to the raising
     function."""
-    reactor = flavor.reactor
-    observed = _Observed(flavor.name)
-    after: list = []
-    reader = _provoke(reactor, source, ValueError("tb"), after)
-    try:
-        run_until(reactor, lambda: after)
-    finally:
-        observed.close()
-        if reader is not None:
-            reactor.removeReader(reader)
-            reader.close()
+    observed, _ = _provokeAndObserve(flavor, source, ValueError("tb"))
     [failure] = observed.failures()
     assert ", in boom\n" in failure.getTraceback()
 
@@ -163,17 +161,7 @@ def test_logged_header_matches_twisted(flavor, source):
     """The text of the logged event (its header line, then the traceback)
     starts with the same words on both frameworks."""
     logger = importlib.import_module(flavor.name + ".logger")
-    reactor = flavor.reactor
-    observed = _Observed(flavor.name)
-    after: list = []
-    reader = _provoke(reactor, source, ValueError("header"), after)
-    try:
-        run_until(reactor, lambda: after)
-    finally:
-        observed.close()
-        if reader is not None:
-            reactor.removeReader(reader)
-            reader.close()
+    observed, _ = _provokeAndObserve(flavor, source, ValueError("header"))
     [event] = [e for e in observed.events if _failureOf(e) is not None]
     text = logger.eventAsText(event, includeTimestamp=False, includeSystem=False)
     assert text.startswith(HEADERS[source] + "\nTraceback (most recent call last):")
