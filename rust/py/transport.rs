@@ -808,7 +808,8 @@ pub fn on_event(
     writable: bool,
     closed_or_error: bool,
 ) {
-    let _context = Dispatching::enter(tr.as_any());
+    // (on_readable, flush, finish_connect and close each mark `tr` as the
+    // selectable being handled, for the log context.)
     let state = tr.borrow().state;
     if closed_or_error {
         tr.borrow_mut().peer_closed = true;
@@ -833,6 +834,7 @@ fn finish_connect(
     tr: &Bound<'_, TCPTransport>,
     readable: bool,
 ) {
+    let _context = Dispatching::enter(tr.as_any());
     let fd = tr.borrow().fd;
     let errno = match sys::take_error(fd) {
         Ok(0) => match sys::peer_addr(fd) {
