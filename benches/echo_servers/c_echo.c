@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "c_common.h"
+
 #define BUF_SIZE (64 * 1024)
 #define MAX_EVENTS 256
 
@@ -32,12 +34,6 @@ struct conn {
     char buf[BUF_SIZE];
 };
 
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stopping = 1;
-}
 
 static void close_conn(int ep, struct conn *c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -142,29 +138,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "c_echo: bad IPv4 host %s\n", host);
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction act = {.sa_handler = on_signal};
-    sigaction(SIGINT, &act, NULL);
-    sigaction(SIGTERM, &act, NULL);
+    install_signals();
 
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1024) < 0) {
-        perror("c_echo: listen");
+    int lfd = listen_on(&sa, "c_echo");
+    if (lfd < 0) {
         return 1;
     }
-    if (argc > 3) {
-        socklen_t sl = sizeof sa;
-        getsockname(lfd, (struct sockaddr *)&sa, &sl);
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", argv[3]);
-        FILE *f = fopen(tmp, "w");
-        if (f == NULL || fprintf(f, "%u\n", ntohs(sa.sin_port)) < 0 || fclose(f) != 0 ||
-            rename(tmp, argv[3]) != 0) {
-            perror("c_echo: port file");
-            return 1;
-        }
+    if (argc > 3 && write_port_file(argv[3], ntohs(sa.sin_port), "c_echo") < 0) {
+        return 1;
     }
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
