@@ -24,8 +24,6 @@ use crate::core::sys;
 
 /// Bytes read per recv: Twisted's bufferSize.
 pub const READ_SIZE: usize = 65536;
-/// Bytes read per recv straight into a bytes object (see above).
-const STREAM_READ_SIZE: usize = READ_SIZE;
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
@@ -53,7 +51,7 @@ pub fn read_bytes(
 ) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
     if streaming {
         return Ok(read_direct(py, fd)?.map(|b| {
-            let full = b.as_bytes().len() == STREAM_READ_SIZE;
+            let full = b.as_bytes().len() == READ_SIZE;
             (b, full)
         }));
     }
@@ -65,20 +63,19 @@ pub fn read_bytes(
 
 fn read_direct(py: Python<'_>, fd: RawFd) -> io::Result<Option<Bound<'_, PyBytes>>> {
     // SAFETY: with a null pointer CPython allocates an uninitialised bytes
-    // object of STREAM_READ_SIZE bytes (null on failure, with an exception
+    // object of READ_SIZE bytes (null on failure, with an exception
     // set).
-    let mut obj =
-        unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), STREAM_READ_SIZE as _) };
+    let mut obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), READ_SIZE as _) };
     if obj.is_null() {
         let err = PyErr::fetch(py);
         return Err(io::Error::new(io::ErrorKind::OutOfMemory, err.to_string()));
     }
     // SAFETY: `obj` is a new bytes object we own; PyBytes_AsString points at
-    // its STREAM_READ_SIZE-byte buffer, which stays valid while we hold it, and no
+    // its READ_SIZE-byte buffer, which stays valid while we hold it, and no
     // Python code can see the object before we return it.
     let n = unsafe {
         let data = ffi::PyBytes_AsString(obj).cast::<u8>();
-        sys::recv(fd, std::slice::from_raw_parts_mut(data, STREAM_READ_SIZE))
+        sys::recv(fd, std::slice::from_raw_parts_mut(data, READ_SIZE))
     };
     let n = match n {
         Ok(n) => n,
@@ -93,7 +90,7 @@ fn read_direct(py: Python<'_>, fd: RawFd) -> io::Result<Option<Bound<'_, PyBytes
         unsafe { ffi::Py_DECREF(obj) };
         return Ok(None);
     }
-    if n < STREAM_READ_SIZE {
+    if n < READ_SIZE {
         // SAFETY: `obj` has refcount 1 and was never shared, as
         // _PyBytes_Resize requires; on failure it frees `obj`, sets it to
         // null and sets an exception.

@@ -12,9 +12,7 @@ use pyo3::prelude::*;
 
 use crate::core::sys;
 use crate::py::reactor::ReactorBase;
-use crate::py::transport::{
-    close, lose_connection_of, schedule_flush_of, Chunk, ConnState, TCPTransport, HIGH_WATER,
-};
+use crate::py::transport::{close, Chunk, ConnState, TCPTransport, HIGH_WATER};
 
 /// Sends `data` on `peer` at once when nothing is queued there, and queues
 /// (copied) what the socket refused. Returns whether sending failed (the
@@ -36,7 +34,7 @@ pub fn send_or_queue(peer: &Bound<'_, TCPTransport>, data: &[u8]) -> bool {
     }
     if !rest.is_empty() {
         p.queue.push(Chunk::Owned(rest.into()));
-        schedule_flush_of(peer, &mut p);
+        TCPTransport::schedule_flush(peer, &mut p);
     }
     false
 }
@@ -69,7 +67,7 @@ pub fn read_eof(
         let mut p = peer.borrow_mut();
         if p.state == ConnState::Connected && !p.write_disconnecting {
             p.write_disconnecting = true;
-            schedule_flush_of(peer, &mut p);
+            TCPTransport::schedule_flush(peer, &mut p);
         }
     }
     if done {
@@ -113,7 +111,8 @@ pub fn partner_closed(peer: &Bound<'_, TCPTransport>) {
         p.relay = None;
         p.relay_throttled = false;
     }
-    lose_connection_of(peer);
+    // Errors (none expected from a plain close) have nowhere to go here.
+    let _ = TCPTransport::lose_connection(peer, None);
 }
 
 /// Starts relaying between `a` and `b`.

@@ -88,16 +88,6 @@ pub struct TCPTransport {
     host_obj: Option<Py<PyAny>>,
 }
 
-/// Queues a flush of `tr` (whose borrow the caller holds as `me`).
-pub(crate) fn schedule_flush_of(tr: &Bound<'_, TCPTransport>, me: &mut TCPTransport) {
-    TCPTransport::schedule_flush(tr, me);
-}
-
-/// `tr.loseConnection()` from Rust.
-pub(crate) fn lose_connection_of(tr: &Bound<'_, TCPTransport>) {
-    let _ = TCPTransport::lose_connection(tr, None);
-}
-
 impl TCPTransport {
     pub fn is_reading(&self) -> bool {
         self.state == ConnState::Connected && self.reading
@@ -112,7 +102,7 @@ impl TCPTransport {
     }
 
     /// Queues a flush before the next poll (Twisted's startWriting).
-    fn schedule_flush(slf: &Bound<'_, Self>, me: &mut Self) {
+    pub(crate) fn schedule_flush(slf: &Bound<'_, Self>, me: &mut Self) {
         me.writing = true;
         if !me.in_dirty {
             me.in_dirty = true;
@@ -334,7 +324,10 @@ impl TCPTransport {
 
     /// Sends everything queued, then closes (reason: ConnectionDone).
     #[pyo3(name = "loseConnection", signature = (_reason=None))]
-    fn lose_connection(slf: &Bound<'_, Self>, _reason: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    pub(crate) fn lose_connection(
+        slf: &Bound<'_, Self>,
+        _reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let py = slf.py();
         let mut me = slf.borrow_mut();
         if me.state != ConnState::Connected || me.disconnecting {

@@ -37,9 +37,13 @@ from torsion.python.failure import Failure
 _log = Logger()
 
 
+def _hostText(host: str | bytes) -> str:
+    """A host as text (Twisted also accepts bytes host names)."""
+    return host.decode("ascii", "replace") if isinstance(host, bytes) else host
+
+
 def _isIPv6(host: str | bytes) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
+    host = _hostText(host)
     if "%" in host:
         host = host.split("%", 1)[0]
     try:
@@ -50,8 +54,7 @@ def _isIPv6(host: str | bytes) -> bool:
 
 
 def _isIPv4(host: str | bytes) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
+    host = _hostText(host)
     try:
         socket.inet_pton(socket.AF_INET, host)
     except (OSError, ValueError):
