@@ -6,11 +6,11 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
 fi
 STAMP="$VENV/.torsion-deps"
-if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ scripts/_env.sh -nt "$STAMP" ]; then
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "maturin>=1.7,<2"
     "$PY" -m pip install --quiet zope.interface pytest pytest-timeout pytest-benchmark \
-        hypothesis twisted ruff mypy
+        hypothesis twisted ruff mypy uvloop
     touch "$STAMP"
 fi
 if ! command -v cargo >/dev/null; then
