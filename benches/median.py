@@ -6,6 +6,7 @@
 Each cell is the median over the runs of that (workload, server); the ratio
 columns divide medians of work per server CPU-second; the last column lists
 every run's figure, since on a shared machine they can differ a lot.
+``benches/run.py --rounds N`` prints the same table for its own rounds.
 """
 
 from __future__ import annotations
@@ -39,20 +40,27 @@ def _units(workload: str) -> tuple[str, str]:
 
 
 def table(paths: list[str]) -> str:
-    cells: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    runs: list[dict[str, Any]] = []
     for path in paths:
         with open(path) as f:
-            runs = json.load(f)["runs"]
-        for run in runs:
-            report = run["report"]
-            if report is None:
-                continue
-            key = (run["workload"], run["server"])
-            eff, rate = _figures(run["workload"], report)
-            latency = report.get("latency_us") or {}
-            cells.setdefault(key, []).append(
-                (eff, rate, latency.get("p50"), latency.get("p99"))
-            )
+            runs.extend(json.load(f)["runs"])
+    return table_of_runs(runs)
+
+
+def table_of_runs(runs: list[dict[str, Any]]) -> str:
+    """The median table of run.py's JSON "runs" entries (any number of
+    rounds of any workloads)."""
+    cells: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for run in runs:
+        report = run["report"]
+        if report is None:
+            continue
+        key = (run["workload"], run["server"])
+        eff, rate = _figures(run["workload"], report)
+        latency = report.get("latency_us") or {}
+        cells.setdefault(key, []).append(
+            (eff, rate, latency.get("p50"), latency.get("p99"))
+        )
     lines = [
         "| workload | server | rate | per server CPU-s | p50 / p99 µs "
         "| vs Twisted | vs uvloop | runs (per CPU-s) |",
@@ -69,7 +77,12 @@ def table(paths: list[str]) -> str:
             peer_eff = _median([v[0] for v in peer_values]) if peer_values else None
             ratios.append(f"{eff / peer_eff:.2f}x" if eff and peer_eff else "—")
         unit, eff_unit = _units(workload)
-        latency = f"{p50:,.0f} / {p99:,.0f}" if p50 and p99 else "—"
+        latency = f"{p50:,.1f} / {p99:,.1f}" if p50 and p99 else "—"
+        c_values = cells.get((workload, "c"))
+        c_p50 = _median([v[2] for v in c_values]) if c_values else None
+        if p50 and c_p50 and server != "c":
+            # The latency target is set against the C server's p50.
+            latency += f" (p50 {p50 / c_p50:.2f}x C)"
         if workload.startswith("stream"):
             each = ", ".join(f"{v[0]:,.0f}" for v in values)
         else:

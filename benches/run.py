@@ -2,7 +2,7 @@
 
     python benches/run.py [--duration 5] [--only echo,proxy] [--quick]
                           [--servers torsion,twisted,...] [--markdown FILE]
-                          [--json FILE]
+                          [--json FILE] [--rounds N]
 
 Each server runs in its own process pinned to one core (``--server-cpu``,
 default 0); ``target/release/loadgen`` runs pinned to another
@@ -32,7 +32,8 @@ built). The backend is the C echo server if it was built, else torsion's.
 
 The ratio columns divide work per server CPU-second by the same figure for
 Twisted (or uvloop) on the same workload, so they are steadier than the
-rates on a busy machine.
+rates on a busy machine. ``--rounds N`` runs every server N times per
+workload, taking turns, and prints medians: the README's table.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import median  # noqa: E402  (benches/median.py, beside this file)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -553,9 +557,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--python", default=sys.executable, help="runs the servers")
     p.add_argument("--markdown", help="also write the header and table here")
     p.add_argument("--json", help="write the raw loadgen reports here")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every server this many times per workload, interleaved, "
+        "and print the medians (see benches/median.py)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 1.5, 0.5
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     return args
 
 
@@ -568,17 +581,26 @@ def selected_workloads(only: str) -> list[Workload]:
     return [w for w in WORKLOADS if w.name in wanted or w.group in wanted]
 
 
-def plan(bench: Bench, workloads: list[Workload], servers: str) -> Iterator[tuple]:
+def plan(
+    bench: Bench, workloads: list[Workload], servers: str, rounds: int = 1
+) -> Iterator[tuple]:
+    """(workload, server) pairs: per workload, every available server in
+    turn, `rounds` times over, so that a slow spell of a shared machine
+    falls on all of them rather than on one."""
     limit = {s.strip() for s in servers.split(",") if s.strip()}
     for w in workloads:
         names = PROXY_SERVERS if w.group == "proxy" else ECHO_SERVERS
+        chosen = []
         for name in names:
             if limit and name not in limit:
                 continue
             if bench.available(w, name):
-                yield w, name
+                chosen.append(name)
             else:
                 _log(f"skipping {name} for {w.name}: not available")
+        for _ in range(rounds):
+            for name in chosen:
+                yield w, name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -593,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(args, Path(tmp), children)
             header = machine_line(args.python, args, bench.pinned)
             _log(header)
-            for w, name in list(plan(bench, workloads, args.servers)):
+            for w, name in list(plan(bench, workloads, args.servers, args.rounds)):
                 _log(f"{w.name}: {name} ...")
                 result = bench.run_one(w, name)
                 rate = _rate(result)
@@ -601,20 +623,25 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
     finally:
         children.stop_all()
-    text = f"{header}\n\n{table(results)}\n"
+    raw = [
+        {
+            "workload": r.workload.name,
+            "server": r.server,
+            "report": r.report,
+            "notes": r.notes,
+        }
+        for r in results
+    ]
+    if args.rounds > 1:
+        header += f" Medians of {args.rounds} interleaved rounds."
+        body = median.table_of_runs(raw)
+    else:
+        body = table(results)
+    text = f"{header}\n\n{body}\n"
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
     if args.json:
-        raw = [
-            {
-                "workload": r.workload.name,
-                "server": r.server,
-                "report": r.report,
-                "notes": r.notes,
-            }
-            for r in results
-        ]
         Path(args.json).write_text(
             json.dumps({"machine": header, "runs": raw}, indent=1)
         )
