@@ -103,9 +103,16 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
         let mut total = 0;
         while !self.is_empty() {
             let sent = {
-                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
-                let n = self.slices(&mut iov);
-                match send(&iov[..n]) {
+                let result = if self.bufs.len() == 1 {
+                    // One buffer (a reply written in one piece): spares
+                    // filling the whole iovec array.
+                    send(&[IoSlice::new(&self.bufs[0].as_ref()[self.head_offset..])])
+                } else {
+                    let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                    let n = self.slices(&mut iov);
+                    send(&iov[..n])
+                };
+                match result {
                     Ok(sent) => sent,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

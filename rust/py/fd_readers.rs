@@ -205,8 +205,9 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         if !(readable || writable || ev.hangup) {
             continue;
         }
-        let _context = Dispatching::enter(obj.bind(py));
-        if let Err(e) = handler.call1((obj, ev.fd, readable, writable, ev.hangup, read)) {
+        let obj = obj.into_bound(py);
+        let _context = Dispatching::enter(&obj);
+        if let Err(e) = handler.call1((&obj, ev.fd, readable, writable, ev.hangup, read)) {
             hooks.report(py, e, None);
         }
     }

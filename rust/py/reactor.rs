@@ -47,11 +47,18 @@ pub enum Source {
     Listener(Py<ListeningPort>),
 }
 
+/// A new reference to a source, as Bound: released without pyo3's
+/// thread-local check for the GIL that dropping a `Py` makes.
+enum BoundSource<'py> {
+    Tcp(Bound<'py, TCPTransport>),
+    Listener(Bound<'py, ListeningPort>),
+}
+
 impl Source {
-    fn clone_ref(&self, py: Python<'_>) -> Self {
+    fn bind<'py>(&self, py: Python<'py>) -> BoundSource<'py> {
         match self {
-            Source::Tcp(t) => Source::Tcp(t.clone_ref(py)),
-            Source::Listener(p) => Source::Listener(p.clone_ref(py)),
+            Source::Tcp(t) => BoundSource::Tcp(t.bind(py).clone()),
+            Source::Listener(p) => BoundSource::Listener(p.bind(py).clone()),
         }
     }
 }
@@ -81,6 +88,10 @@ pub struct ReactorBase {
     pub(crate) sources: TokenSlab<Source>,
     /// Transports with writes to attempt before the next poll.
     pub(crate) dirty: Vec<Py<TCPTransport>>,
+    /// An empty vector with capacity, swapped with `dirty` when flushing.
+    spare_dirty: Vec<Py<TCPTransport>>,
+    /// The poller's events, copied out; kept between turns for its capacity.
+    events: Vec<Ready>,
     /// Transports to read again next turn (budget spent, or resumed).
     pub(crate) ready: Vec<Py<TCPTransport>>,
     /// Listening ports with connections left in their backlog.
@@ -123,6 +134,9 @@ impl ReactorBase {
 const THREAD_CALLS_PER_TURN: usize = 10_000;
 
 fn run_thread_calls(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
+    if slf.borrow().thread_calls.is_empty() {
+        return;
+    }
     let calls = slf.borrow().thread_calls.clone();
     // Only the calls queued before this turn (later ones wait for the
     // next), and at most THREAD_CALLS_PER_TURN of them: threads flooding
@@ -148,6 +162,9 @@ fn run_thread_calls(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks)
 fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
     let (now, limit) = {
         let r = slf.borrow();
+        if r.timers.is_empty() {
+            return;
+        }
         (r.now_ns(), r.timers.next_seq())
     };
     loop {
@@ -203,13 +220,28 @@ fn run_until_current(py: Python<'_>, slf: &Bound<'_, ReactorBase>) -> PyResult<(
 }
 
 fn flush_dirty(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
-    let dirty = std::mem::take(&mut slf.borrow_mut().dirty);
-    for tr in dirty {
-        transport::flush(py, slf, tr.bind(py));
+    let mut dirty = {
+        let mut r = slf.borrow_mut();
+        if r.dirty.is_empty() {
+            return;
+        }
+        let spare = std::mem::take(&mut r.spare_dirty);
+        std::mem::replace(&mut r.dirty, spare)
+    };
+    for tr in dirty.drain(..) {
+        // As a Bound, the reference is released without pyo3's check for
+        // the GIL (a thread-local lookup per transport).
+        transport::flush(py, slf, &tr.into_bound(py));
     }
+    // The emptied vector is kept for a later turn, so that marking a
+    // transport dirty does not allocate every turn.
+    slf.borrow_mut().spare_dirty = dirty;
 }
 
 fn run_closing(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
+    if slf.borrow().closing.is_empty() {
+        return;
+    }
     let closing = std::mem::take(&mut slf.borrow_mut().closing);
     for (tr, reason, orderly) in closing {
         transport::close(py, slf, tr.bind(py), reason.bind(py), orderly);
@@ -228,11 +260,10 @@ fn poll_timeout(slf: &Bound<'_, ReactorBase>) -> Option<Duration> {
     {
         return Some(Duration::ZERO);
     }
-    let now = r.now_ns();
     let timer = r
         .timers
         .next_deadline()
-        .map(|d| Duration::from_nanos(d.saturating_sub(now)));
+        .map(|d| Duration::from_nanos(d.saturating_sub(r.now_ns())));
     Some(timer.map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP)))
 }
 
@@ -241,9 +272,10 @@ fn do_iteration(
     slf: &Bound<'_, ReactorBase>,
     timeout: Option<Duration>,
 ) -> PyResult<()> {
-    let (poller, calls, signal_fd) = {
-        let r = slf.borrow();
-        (r.poller.clone(), r.thread_calls.clone(), r.signal_fd)
+    let (poller, calls, signal_fd, mut ready) = {
+        let mut r = slf.borrow_mut();
+        let ready = std::mem::take(&mut r.events);
+        (r.poller.clone(), r.thread_calls.clone(), r.signal_fd, ready)
     };
     let timeout = if calls.enter_sleep() {
         Some(Duration::ZERO)
@@ -255,18 +287,19 @@ fn do_iteration(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Poller { poll, events } = &mut *guard;
+        ready.clear();
         match poll.poll(events, timeout) {
-            Ok(()) => Ok(events
-                .iter()
-                .map(|e| Ready {
+            Ok(()) => {
+                ready.extend(events.iter().map(|e| Ready {
                     token: e.token().0,
                     readable: e.is_readable() || e.is_read_closed(),
                     writable: e.is_writable(),
                     error: e.is_error(),
                     read_closed: e.is_read_closed(),
-                })
-                .collect::<Vec<_>>()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Vec::new()),
+                }));
+                Ok(ready)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(ready),
             Err(e) => Err(e),
         }
     });
@@ -276,6 +309,8 @@ fn do_iteration(
     // them); an exception here (the default SIGINT handler) ends run().
     py.check_signals()?;
     dispatch_io(py, slf, &events, signal_fd);
+    // The vector goes back for the next poll (no allocation per turn).
+    slf.borrow_mut().events = events;
     Ok(())
 }
 
@@ -288,15 +323,15 @@ fn dispatch_io(
     let (ready, ready_ports) = {
         let mut r = slf.borrow_mut();
         (
-            std::mem::take(&mut r.ready),
-            std::mem::take(&mut r.ready_ports),
+            take_nonempty(&mut r.ready),
+            take_nonempty(&mut r.ready_ports),
         )
     };
     for tr in ready {
-        transport::on_readable(py, slf, tr.bind(py));
+        transport::on_readable(py, slf, &tr.into_bound(py));
     }
     for p in ready_ports {
-        port::on_readable(py, slf, p.bind(py));
+        port::on_readable(py, slf, &p.into_bound(py));
     }
     let mut level_ready = false;
     for ev in events {
@@ -309,19 +344,19 @@ fn dispatch_io(
             }
             LEVEL_TOKEN => level_ready = true,
             Token(t) => {
-                let source = slf.borrow().sources.get(t).map(|s| s.clone_ref(py));
+                let source = slf.borrow().sources.get(t).map(|s| s.bind(py));
                 match source {
-                    Some(Source::Tcp(tr)) => {
+                    Some(BoundSource::Tcp(tr)) => {
                         transport::on_event(
                             py,
                             slf,
-                            tr.bind(py),
+                            &tr,
                             ev.readable,
                             ev.writable,
                             ev.error || ev.read_closed,
                         );
                     }
-                    Some(Source::Listener(p)) => port::on_readable(py, slf, p.bind(py)),
+                    Some(BoundSource::Listener(p)) => port::on_readable(py, slf, &p),
                     None => {}
                 }
             }
@@ -333,6 +368,16 @@ fn dispatch_io(
     }
     run_closing(py, slf);
     flush_dirty(py, slf);
+}
+
+/// Takes the vector's items out, without touching it when it is empty
+/// (the common case: nothing left over from the previous turn).
+fn take_nonempty<T>(v: &mut Vec<T>) -> Vec<T> {
+    if v.is_empty() {
+        Vec::new()
+    } else {
+        std::mem::take(v)
+    }
 }
 
 fn drain(fd: RawFd) {
@@ -386,6 +431,8 @@ impl ReactorBase {
             timers: TimerQueue::new(),
             sources: TokenSlab::new(),
             dirty: Vec::new(),
+            spare_dirty: Vec::new(),
+            events: Vec::new(),
             ready: Vec::new(),
             ready_ports: Vec::new(),
             closing: Vec::new(),
@@ -677,26 +724,24 @@ impl ReactorBase {
     fn remove_all<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
         let mut out: Vec<Py<PyAny>> = slf.borrow_mut().fds.remove_all()?;
-        let sources: Vec<Source> = slf
+        let sources: Vec<BoundSource<'py>> = slf
             .borrow()
             .sources
             .iter()
-            .map(|(_, s)| s.clone_ref(py))
+            .map(|(_, s)| s.bind(py))
             .collect();
         for src in sources {
             match src {
-                Source::Tcp(t) => {
-                    let b = t.bind(py);
-                    TCPTransport::stop_reading(b);
-                    TCPTransport::stop_writing(b);
-                    out.push(t.into_any());
+                BoundSource::Tcp(t) => {
+                    TCPTransport::stop_reading(&t);
+                    TCPTransport::stop_writing(&t);
+                    out.push(t.into_any().unbind());
                 }
-                Source::Listener(p) => {
-                    let b = p.bind(py);
-                    if let Some(owner) = b.borrow().reading_owner(py) {
+                BoundSource::Listener(p) => {
+                    if let Some(owner) = p.borrow().reading_owner(py) {
                         out.push(owner);
                     }
-                    ListeningPort::stop_reading(b);
+                    ListeningPort::stop_reading(&p);
                 }
             }
         }

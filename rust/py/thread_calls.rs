@@ -5,7 +5,7 @@
 //! while the loop is (about to be) asleep in the poller.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
@@ -19,6 +19,9 @@ pub struct ThreadCall {
 
 pub struct ThreadCalls {
     queue: Mutex<VecDeque<ThreadCall>>,
+    /// The queue's length, kept beside it so that the loop can look at it
+    /// twice a turn without taking the lock.
+    pending: AtomicUsize,
     sleeping: AtomicBool,
     waker: mio::Waker,
 }
@@ -27,6 +30,7 @@ impl ThreadCalls {
     pub fn new(waker: mio::Waker) -> Self {
         Self {
             queue: Mutex::new(VecDeque::new()),
+            pending: AtomicUsize::new(0),
             sleeping: AtomicBool::new(false),
             waker,
         }
@@ -40,7 +44,13 @@ impl ThreadCalls {
     }
 
     pub fn push(&self, call: ThreadCall) {
-        self.lock().push_back(call);
+        {
+            let mut queue = self.lock();
+            queue.push_back(call);
+            // Counted before `sleeping` is read: either enter_sleep sees
+            // the call or this push sees the mark (both SeqCst).
+            self.pending.store(queue.len(), Ordering::SeqCst);
+        }
         if self.sleeping.load(Ordering::SeqCst) {
             self.wake();
         }
@@ -52,7 +62,7 @@ impl ThreadCalls {
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.pending.load(Ordering::SeqCst)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -60,7 +70,10 @@ impl ThreadCalls {
     }
 
     pub fn pop(&self) -> Option<ThreadCall> {
-        self.lock().pop_front()
+        let mut queue = self.lock();
+        let call = queue.pop_front();
+        self.pending.store(queue.len(), Ordering::SeqCst);
+        call
     }
 
     /// Marks the loop as going to sleep; returns whether calls are pending
@@ -76,6 +89,8 @@ impl ThreadCalls {
     }
 
     pub fn clear(&self) -> Vec<ThreadCall> {
-        self.lock().drain(..).collect()
+        let mut queue = self.lock();
+        self.pending.store(0, Ordering::SeqCst);
+        queue.drain(..).collect()
     }
 }
