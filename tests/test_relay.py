@@ -344,3 +344,75 @@ def test_command_line_portforward_is_relayed():
 
     assert LoggedProxyServer.dataReceived is portforward.Proxy.dataReceived
     assert portforward.ProxyClient.dataReceived is portforward.Proxy.dataReceived
+
+
+def test_chunks_held_back_by_a_pause_are_relayed_first(reactor):
+    """A protocol reads part of a stream itself, pauses in the middle of a
+    batched read, then hands the connection to the relay: the chunks read
+    but not yet delivered go to the partner first, then the rest of the
+    stream, and the partner's peer gets exactly what the protocol did not
+    consume."""
+    payload = os.urandom(4 * 1024 * 1024)
+
+    def sink(conn, result):
+        result["data"] = recv_all(conn)
+
+    backend = Backend(sink)
+    consumed: list[bytes] = []
+    lost: list = []
+    relayed: list = []
+
+    class Partner(protocol.Protocol):
+        def connectionLost(self, reason):
+            lost.append(("partner", reason.type))
+
+    class Taker(protocol.Protocol):
+        def connectionMade(self):
+            # Read only once the stream has filled the socket buffers, so
+            # that the reads are full and the second one is a batch.
+            self.transport.pauseProducing()
+            reactor.callLater(0.3, self.transport.resumeProducing)
+
+        def dataReceived(self, data):
+            consumed.append(data)
+            if len(consumed) == 2:
+                # The second call is the first chunk of a batched read:
+                # the batch's other chunks are held back by the pause.
+                self.transport.pauseProducing()
+                client = protocol.ClientCreator(reactor, Partner)
+                d = client.connectTCP("127.0.0.1", backend.port)
+                d.addCallback(self.relay)
+
+        def relay(self, partner):
+            self.transport.startRelay(partner.transport)
+            relayed.append(True)
+
+        def connectionLost(self, reason):
+            lost.append(("taker", reason.type))
+
+    port = reactor.listenTCP(
+        0, protocol.Factory.forProtocol(Taker), interface="127.0.0.1"
+    )
+
+    def send():
+        with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            recv_all(s)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    run_until(reactor, lambda: len(lost) == 2, timeout=30)
+    t.join(5)
+    backend.thread.join(5)
+    port.stopListening()
+    assert relayed == [True]
+    assert len(consumed) == 2
+    assert all(len(c) == 65536 for c in consumed)
+    rest = payload[len(b"".join(consumed)) :]
+    assert len(backend.result["data"]) == len(rest)
+    assert backend.result["data"] == rest
+    assert sorted(lost) == [
+        ("partner", error.ConnectionDone),
+        ("taker", error.ConnectionDone),
+    ]

@@ -330,3 +330,33 @@ def test_lose_connection_inside_data_received_stops_delivery(flavor):
     assert len(calls) == 1
     assert 0 < calls[0] <= 65536
     assert len(ended) == 1
+
+
+def test_lose_connection_while_paused_mid_stream(flavor):
+    """A protocol that pauses in its second dataReceived of a large stream
+    (a read that held more chunks back, on torsion) and then calls
+    loseConnection while paused gets no further dataReceived, and one
+    connectionLost with ConnectionDone."""
+    data = stream(4 << 20, 9)
+    calls = []
+    ended = []
+
+    class PauseThenQuit(flavor.protocol.Protocol):
+        def connectionMade(self):
+            # Start reading once the stream has filled the socket buffers.
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
+
+        def dataReceived(self, chunk):
+            calls.append(len(chunk))
+            if len(calls) == 2:
+                self.transport.pauseProducing()
+                flavor.reactor.callLater(0.05, self.transport.loseConnection)
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    # (the sender may see a reset: the server closes with data unread)
+    serve_one_sender(flavor, PauseThenQuit, data, lambda: ended, timeout=30)
+    assert calls == [65536, 65536]
+    assert ended == [flavor.error.ConnectionDone]

@@ -37,6 +37,26 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Scatter read (readv) into `bufs`, retried on EINTR.
+pub fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+    loop {
+        // SAFETY: IoSliceMut is ABI-compatible with `struct iovec` on Unix;
+        // each points at a writable region that outlives the call, and the
+        // kernel writes at most the sum of their lengths.
+        let ret = unsafe {
+            libc::readv(
+                fd,
+                bufs.as_ptr().cast::<libc::iovec>(),
+                bufs.len() as libc::c_int,
+            )
+        };
+        match cvt_size(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// Vectored send with MSG_NOSIGNAL, so a closed peer is an EPIPE error
 /// rather than a SIGPIPE.
 pub fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

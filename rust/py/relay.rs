@@ -145,6 +145,12 @@ pub fn start(
         }
     }
     for (t, other) in [(a, b), (b, a)] {
+        // Chunks read before the relay began and held back by a pause go
+        // first (a failed send shows again at the partner's next flush).
+        let unread = std::mem::take(&mut t.borrow_mut().unread);
+        for chunk in unread {
+            send_or_queue(other, chunk.bind(reactor.py()).as_bytes());
+        }
         let mut me = t.borrow_mut();
         me.relay = Some(other.clone().unbind());
         me.reading = true;

@@ -5,6 +5,7 @@
 //! here. The reactor calls the free functions at the bottom (`on_event`,
 //! `on_readable`, `flush`, `close`) with no borrow held while Python runs.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
@@ -18,7 +19,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
-use crate::py::dispatch::{os_error, Dispatching};
+use crate::py::dispatch::{os_error, Dispatching, Hooks};
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::read::{self, READ_SIZE};
 use crate::py::relay;
@@ -64,6 +65,12 @@ pub struct TCPTransport {
     peer_closed: bool,
     /// The last read filled the buffer: the next is likely full too.
     last_read_full: bool,
+    /// Chunks read in one batch and not yet delivered because the protocol
+    /// paused the transport: delivered, in order, before the next read.
+    pub(crate) unread: VecDeque<Py<PyBytes>>,
+    /// A batch of chunks is being delivered: writes are queued, and sent
+    /// together when it ends.
+    batching: bool,
     writing: bool,
     in_dirty: bool,
     pub(crate) disconnecting: bool,
@@ -153,6 +160,7 @@ impl TCPTransport {
     fn try_send_now(slf: &Bound<'_, Self>, me: &mut Self, data: &Bound<'_, PyBytes>) -> bool {
         let bytes = data.as_bytes();
         if bytes.len() >= SEND_AT_ONCE_MIN
+            && !me.batching
             && me.queue.is_empty()
             && !me.write_disconnecting
             && me.state == ConnState::Connected
@@ -228,6 +236,8 @@ impl TCPTransport {
             reading: !connecting,
             peer_closed: false,
             last_read_full: false,
+            unread: VecDeque::new(),
+            batching: false,
             writing: false,
             in_dirty: false,
             disconnecting: false,
@@ -712,6 +722,7 @@ fn teardown(
         me.state = ConnState::Disconnected;
         me.reading = false;
         me.writing = false;
+        me.unread.clear();
         let queue = std::mem::take(&mut me.queue);
         (
             me.fd,
@@ -876,8 +887,8 @@ fn finish_connect(
 /// One read, delivered to `dataReceived` (Twisted reads once per turn).
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
     let _context = Dispatching::enter(tr.as_any());
-    let (fd, peer_closed, streaming, partner) = {
-        let me = tr.borrow();
+    let (fd, peer_closed, streaming, partner, unread) = {
+        let mut me = tr.borrow_mut();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
         }
@@ -886,36 +897,110 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             me.peer_closed,
             me.last_read_full,
             me.relay.as_ref().map(|r| r.clone_ref(py)),
+            std::mem::take(&mut me.unread),
         )
     };
     if let Some(partner) = partner {
         return relay_readable(py, reactor, tr, partner.bind(py), fd, peer_closed);
     }
-    let read = read::read_bytes(py, fd, streaming);
-    tr.borrow_mut().last_read_full = matches!(read, Ok(Some((_, true))));
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
-    match read {
+    if !unread.is_empty() {
+        // Resumed after pausing in the middle of a batch: the rest of it
+        // comes first. The socket is read next turn (edge-triggered: data
+        // that arrived meanwhile will not be reported again).
+        reactor.borrow_mut().ready.push(tr.clone().unbind());
+        deliver(
+            py,
+            reactor,
+            tr,
+            &hooks,
+            unread.into_iter().map(|b| b.into_bound(py)),
+        );
+        return;
+    }
+    if streaming {
+        // The last read was full: a stream. One readv fills up to BATCH
+        // chunks of Twisted's size, each delivered by its own dataReceived
+        // call, and what they write goes out in one send.
+        match read::read_batch(py, fd) {
+            Ok((chunks, full)) if !chunks.is_empty() => {
+                tr.borrow_mut().last_read_full = full;
+                if full || peer_closed {
+                    reactor.borrow_mut().ready.push(tr.clone().unbind());
+                }
+                tr.borrow_mut().batching = true;
+                deliver(py, reactor, tr, &hooks, chunks.into_iter());
+                tr.borrow_mut().batching = false;
+                if tr.borrow().in_dirty {
+                    flush(py, reactor, tr);
+                }
+            }
+            other => read_failed(py, reactor, tr, &hooks, other.map(|_| ())),
+        }
+        return;
+    }
+    match read::read_bytes(py, fd) {
         Ok(Some((data, full))) => {
+            tr.borrow_mut().last_read_full = full;
             if full || peer_closed {
                 // More (or the end of the stream) may be waiting; the
                 // edge-triggered poller will not say so again.
                 reactor.borrow_mut().ready.push(tr.clone().unbind());
             }
-            let protocol = tr.borrow().protocol.as_ref().map(|p| p.clone_ref(py));
-            if let Some(protocol) = protocol {
-                if let Err(e) = protocol
-                    .bind(py)
-                    .call_method1(intern!(py, "dataReceived"), (data,))
-                {
-                    hooks.report(py, e.clone_ref(py), None);
-                    let failure = hooks.failure_of(py, &e);
-                    close(py, reactor, tr, &failure, true);
-                }
-            }
+            deliver(py, reactor, tr, &hooks, std::iter::once(data));
         }
-        Ok(None) => on_eof(py, reactor, tr, &hooks),
+        Ok(None) => read_failed(py, reactor, tr, &hooks, Ok(())),
+        Err(e) => read_failed(py, reactor, tr, &hooks, Err(e)),
+    }
+}
+
+/// Hands `chunks` to dataReceived one call each, for as long as the
+/// transport is reading: chunks left when the protocol paused it wait in
+/// `unread`; those left when it disconnects are dropped, as Twisted would
+/// never have read them.
+fn deliver<'py>(
+    py: Python<'py>,
+    reactor: &Bound<'py, ReactorBase>,
+    tr: &Bound<'py, TCPTransport>,
+    hooks: &Hooks,
+    mut chunks: impl Iterator<Item = Bound<'py, PyBytes>>,
+) {
+    while let Some(data) = chunks.next() {
+        let protocol = {
+            let mut me = tr.borrow_mut();
+            if me.disconnecting || me.aborting || me.state != ConnState::Connected {
+                return;
+            }
+            if !me.reading {
+                me.unread.push_back(data.unbind());
+                me.unread.extend(chunks.map(Bound::unbind));
+                return;
+            }
+            me.protocol.as_ref().map(|p| p.bind(py).clone())
+        };
+        let Some(protocol) = protocol else { return };
+        if let Err(e) = protocol.call_method1(intern!(py, "dataReceived"), (data,)) {
+            hooks.report(py, e.clone_ref(py), None);
+            let failure = hooks.failure_of(py, &e);
+            close(py, reactor, tr, &failure, true);
+            return;
+        }
+    }
+}
+
+/// A read that found the end of the stream (`Ok`) or failed.
+fn read_failed(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    hooks: &Hooks,
+    read: std::io::Result<()>,
+) {
+    tr.borrow_mut().last_read_full = false;
+    match read {
+        Ok(()) => on_eof(py, reactor, tr, hooks),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         Err(_) => {
             let reason = hooks.reason_lost.bind(py).clone();
