@@ -884,7 +884,9 @@ fn finish_connect(
     }
 }
 
-/// One read, delivered to `dataReceived` (Twisted reads once per turn).
+/// One read, delivered to `dataReceived` in chunks of at most READ_SIZE
+/// (Twisted reads once per turn, at most its bufferSize), or the chunks a
+/// pause held back.
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
     let _context = Dispatching::enter(tr.as_any());
     let (fd, peer_closed, streaming, partner, unread) = {
@@ -937,7 +939,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
                     flush(py, reactor, tr);
                 }
             }
-            other => read_failed(py, reactor, tr, &hooks, other.map(|_| ())),
+            other => read_ended(py, reactor, tr, &hooks, other.map(|_| ())),
         }
         return;
     }
@@ -951,8 +953,8 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             }
             deliver(py, reactor, tr, &hooks, std::iter::once(data));
         }
-        Ok(None) => read_failed(py, reactor, tr, &hooks, Ok(())),
-        Err(e) => read_failed(py, reactor, tr, &hooks, Err(e)),
+        Ok(None) => read_ended(py, reactor, tr, &hooks, Ok(())),
+        Err(e) => read_ended(py, reactor, tr, &hooks, Err(e)),
     }
 }
 
@@ -990,8 +992,9 @@ fn deliver<'py>(
     }
 }
 
-/// A read that found the end of the stream (`Ok`) or failed.
-fn read_failed(
+/// A read that found the end of the stream (`Ok`) or failed (nothing to
+/// do for EAGAIN).
+fn read_ended(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, TCPTransport>,
