@@ -360,3 +360,97 @@ def test_lose_connection_while_paused_mid_stream(flavor):
     serve_one_sender(flavor, PauseThenQuit, data, lambda: ended, timeout=30)
     assert calls == [65536, 65536]
     assert ended == [flavor.error.ConnectionDone]
+
+
+@pytest.mark.parametrize(
+    ("size", "total"), [(1, 3000), (1000, 100_000), (200_000, 8 << 20)]
+)
+def test_buffer_size_bounds_each_call(flavor, size, total):
+    """``transport.bufferSize`` set in connectionMade bounds every
+    dataReceived call, as in Twisted (where it is the size given to recv):
+    with the stream waiting in the socket, calls fill it exactly, and a
+    size over 64 KiB gives calls over 64 KiB."""
+    data = stream(total, size)
+    received = []
+    ended = []
+    defaults = []
+
+    class Sized(flavor.protocol.Protocol):
+        def connectionMade(self):
+            t = self.transport
+            defaults.append((t.bufferSize, type(t).bufferSize))
+            self.transport.bufferSize = size
+            # Start reading once the stream has filled the socket buffers.
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
+
+        def dataReceived(self, chunk):
+            received.append(chunk)
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    failures = serve_one_sender(flavor, Sized, data, lambda: ended, timeout=60)
+    assert failures == []
+    assert defaults == [(65536, 65536)]
+    assert b"".join(received) == data
+    largest = max(map(len, received))
+    if size < 65536:
+        assert largest == size
+    else:
+        assert 65536 < largest <= size
+    assert all(len(c) <= size for c in received)
+    if size == 1:
+        assert len(received) == total
+    assert ended == [flavor.error.ConnectionDone]
+
+
+def test_buffer_size_rejects_what_recv_could_not_take(reactor):
+    """torsion checks bufferSize when it is set (Twisted would fail in its
+    next recv instead): an int of at least 1, or TypeError/ValueError, and
+    the previous value stays."""
+    from torsion.internet import protocol
+
+    results = {}
+
+    class Check(protocol.Protocol):
+        def connectionMade(self):
+            t = self.transport
+            for bad, kind in [
+                (0, ValueError),
+                (-5, ValueError),
+                ("4096", TypeError),
+                (1.5, TypeError),
+                (True, TypeError),
+                (None, TypeError),
+            ]:
+                try:
+                    t.bufferSize = bad
+                except kind as e:
+                    results[repr(bad)] = str(e)
+            try:
+                del t.bufferSize
+            except AttributeError as e:
+                results["del"] = str(e)
+            results["after"] = t.bufferSize
+            t.bufferSize = 10**12
+            results["huge"] = t.bufferSize
+            t.loseConnection()
+
+    port = reactor.listenTCP(
+        0, protocol.Factory.forProtocol(Check), interface="127.0.0.1"
+    )
+    with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10):
+        spin(reactor, lambda: "huge" in results)
+    stop_listening(reactor, port)
+    assert results == {
+        "0": "bufferSize must be at least 1, not 0",
+        "-5": "bufferSize must be at least 1, not -5",
+        "'4096'": "bufferSize must be an int, not str",
+        "1.5": "bufferSize must be an int, not float",
+        "True": "bufferSize must be an int, not bool",
+        "None": "bufferSize must be an int, not NoneType",
+        "del": "bufferSize cannot be deleted",
+        "after": 65536,
+        "huge": 10**12,
+    }

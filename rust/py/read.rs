@@ -1,17 +1,17 @@
 //! Reading a socket into the `bytes` objects handed to `dataReceived`.
 //!
-//! No `dataReceived` call gets more than READ_SIZE bytes (Twisted's
-//! bufferSize, 64 KiB). A read goes through a reused buffer and is copied
-//! into a bytes object of its exact size (small objects come from Python's
-//! allocator). After a read that filled the buffer, more is likely waiting
-//! (a stream): the next read is one readv straight into BATCH fresh bytes
-//! objects, so that a stream costs one read and, for an echo, one send per
-//! 256 KiB, as uvloop's 256 KB reads do, while each call still gets 64 KiB
-//! at most. Measured on a streaming echo (4 connections, server CPU per
-//! byte, 6 interleaved rounds): 64 KiB reads reached 0.85x uvloop, the
-//! batch 0.93x; 8-chunk batches were slower than 4 (0.88x of the 4-chunk
-//! batch, probably as 512 KiB read and then sent no longer stays in the
-//! core's 512 KiB of L2 cache).
+//! No `dataReceived` call gets more than the transport's bufferSize
+//! (Twisted's, 64 KiB by default). A read goes through a reused buffer and
+//! is copied into a bytes object of its exact size (small objects come from
+//! Python's allocator). After a read that filled bufferSize, more is likely
+//! waiting (a stream): the next read is one readv straight into fresh bytes
+//! objects, up to 256 KiB in all, so that a stream costs one read and, for
+//! an echo, one send per 256 KiB, as uvloop's 256 KB reads do, while each
+//! call still gets bufferSize at most. Measured on a streaming echo (4
+//! connections, server CPU per byte, 6 interleaved rounds): 64 KiB reads
+//! reached 0.85x uvloop, the batch 0.93x; batches of 512 KiB were slower
+//! than 256 KiB (0.88x of them, probably as 512 KiB read and then sent no
+//! longer stays in the core's 512 KiB of L2 cache).
 
 use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
@@ -23,10 +23,13 @@ use pyo3::types::PyBytes;
 
 use crate::core::sys;
 
-/// Bytes read per recv, and the most one `dataReceived` gets: Twisted's
-/// bufferSize.
+/// Twisted's default bufferSize: the most one `dataReceived` gets, and the
+/// size of the reused read buffer.
 pub const READ_SIZE: usize = 65536;
-/// Chunks one read fills while streaming (see `read_batch`).
+/// Bytes one read takes while streaming (see `read_batch`), in chunks of
+/// at most bufferSize...
+pub const BATCH_BYTES: usize = 4 * READ_SIZE;
+/// ...and at most this many chunks.
 pub const BATCH: usize = 4;
 
 thread_local! {
@@ -44,57 +47,84 @@ pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     READ_BUF.with(|cell| f(&mut cell.borrow_mut()))
 }
 
-/// One recv on `fd` through the reused buffer: `Ok(None)` at end of
-/// stream, else the bytes read and whether they filled the buffer (more is
-/// then likely waiting).
-pub fn read_bytes(py: Python<'_>, fd: RawFd) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
-    with_buffer(|buf| match sys::recv(fd, buf)? {
+/// One recv of at most `size` bytes on `fd`: `Ok(None)` at end of stream,
+/// else the bytes read and whether they filled `size` (more is then likely
+/// waiting). Up to READ_SIZE the read goes through the reused buffer.
+pub fn read_bytes(
+    py: Python<'_>,
+    fd: RawFd,
+    size: usize,
+) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
+    if size > READ_SIZE {
+        let (mut chunks, _) = read_direct(py, fd, size, 1)?;
+        return Ok(chunks.pop().map(|c| {
+            let full = c.as_bytes().len() == size;
+            (c, full)
+        }));
+    }
+    with_buffer(|buf| match sys::recv(fd, &mut buf[..size])? {
         0 => Ok(None),
-        n => Ok(Some((PyBytes::new(py, &buf[..n]), n == buf.len()))),
+        n => Ok(Some((PyBytes::new(py, &buf[..n]), n == size))),
     })
 }
 
-/// One readv on `fd` straight into up to BATCH fresh bytes objects of
-/// READ_SIZE bytes: the chunks read, in order (none at end of stream), and
-/// whether they filled all BATCH.
-pub fn read_batch(py: Python<'_>, fd: RawFd) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
-    let mut chunks = Vec::with_capacity(BATCH);
-    for _ in 0..BATCH {
-        chunks.push(new_uninit_bytes(py)?);
+/// One readv on `fd` straight into fresh bytes objects of `size` bytes,
+/// as many as make up BATCH_BYTES (at least one, at most BATCH): the
+/// chunks read, in order (none at end of stream), and whether they were
+/// all filled.
+pub fn read_batch(
+    py: Python<'_>,
+    fd: RawFd,
+    size: usize,
+) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
+    read_direct(py, fd, size, (BATCH_BYTES / size).clamp(1, BATCH))
+}
+
+fn read_direct(
+    py: Python<'_>,
+    fd: RawFd,
+    size: usize,
+    count: usize,
+) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
+    let mut chunks = Vec::with_capacity(count);
+    for _ in 0..count {
+        chunks.push(new_uninit_bytes(py, size)?);
     }
     let n = {
         let mut iov: Vec<IoSliceMut<'_>> = chunks
             .iter()
             .map(|b| {
-                // SAFETY: each object is a new READ_SIZE-byte bytes object
+                // SAFETY: each object is a new `size`-byte bytes object
                 // that only we hold and no Python code has seen: writing
                 // into its buffer is what it was allocated for, and it
                 // outlives `iov`.
                 unsafe {
                     let data = ffi::PyBytes_AsString(b.as_ptr()).cast::<u8>();
-                    IoSliceMut::new(std::slice::from_raw_parts_mut(data, READ_SIZE))
+                    IoSliceMut::new(std::slice::from_raw_parts_mut(data, size))
                 }
             })
             .collect();
         sys::recv_vectored(fd, &mut iov)?
     };
-    let used = n.div_ceil(READ_SIZE);
+    let used = n.div_ceil(size);
     chunks.truncate(used);
-    let tail = n - (used.saturating_sub(1)) * READ_SIZE;
+    let tail = n - used.saturating_sub(1) * size;
     if let Some(last) = chunks.pop() {
-        chunks.push(if tail < READ_SIZE {
+        chunks.push(if tail < size {
             shrink(py, last, tail)?
         } else {
             last
         });
     }
-    Ok((chunks, n == BATCH * READ_SIZE))
+    Ok((chunks, n == count * size))
 }
 
-fn new_uninit_bytes(py: Python<'_>) -> io::Result<Bound<'_, PyBytes>> {
+fn new_uninit_bytes(py: Python<'_>, size: usize) -> io::Result<Bound<'_, PyBytes>> {
+    let len = ffi::Py_ssize_t::try_from(size)
+        .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "bufferSize too large"))?;
     // SAFETY: with a null pointer CPython allocates an uninitialised bytes
-    // object of READ_SIZE bytes (null on failure, with an exception set).
-    let obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), READ_SIZE as _) };
+    // object of `len` bytes (null on failure, with an exception set).
+    let obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), len) };
     if obj.is_null() {
         return Err(out_of_memory(py));
     }

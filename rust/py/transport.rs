@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 use mio::Interest;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBool, PyBytes, PyInt};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
@@ -65,6 +65,8 @@ pub struct TCPTransport {
     peer_closed: bool,
     /// The last read filled the buffer: the next is likely full too.
     last_read_full: bool,
+    /// The most one dataReceived call gets (Twisted's `bufferSize`).
+    read_size: usize,
     /// Chunks read in one batch and not yet delivered because the protocol
     /// paused the transport: delivered, in order, before the next read.
     pub(crate) unread: VecDeque<Py<PyBytes>>,
@@ -236,6 +238,7 @@ impl TCPTransport {
             reading: !connecting,
             peer_closed: false,
             last_read_full: false,
+            read_size: READ_SIZE,
             unread: VecDeque::new(),
             batching: false,
             writing: false,
@@ -536,6 +539,32 @@ impl TCPTransport {
             -1
         } else {
             self.fd
+        }
+    }
+
+    /// The most bytes one read takes, so the most one dataReceived call
+    /// gets: Twisted's `bufferSize` (64 KiB); it may be changed at any time.
+    #[getter(bufferSize)]
+    fn buffer_size(&self) -> usize {
+        self.read_size
+    }
+
+    #[setter(bufferSize)]
+    fn set_buffer_size(&mut self, size: &Bound<'_, PyAny>) -> PyResult<()> {
+        if size.is_instance_of::<PyBool>() || !size.is_instance_of::<PyInt>() {
+            return Err(PyTypeError::new_err(format!(
+                "bufferSize must be an int, not {}",
+                size.get_type().name()?
+            )));
+        }
+        match size.extract::<usize>() {
+            Ok(n) if n >= 1 => {
+                self.read_size = n;
+                Ok(())
+            }
+            _ => Err(PyValueError::new_err(format!(
+                "bufferSize must be at least 1, not {size}"
+            ))),
         }
     }
 
@@ -889,13 +918,14 @@ fn finish_connect(
 /// pause held back.
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
     let _context = Dispatching::enter(tr.as_any());
-    let (fd, peer_closed, streaming, partner, unread) = {
+    let (fd, read_size, peer_closed, streaming, partner, unread) = {
         let mut me = tr.borrow_mut();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
         }
         (
             me.fd,
+            me.read_size,
             me.peer_closed,
             me.last_read_full,
             me.relay.as_ref().map(|r| r.clone_ref(py)),
@@ -923,10 +953,10 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         return;
     }
     if streaming {
-        // The last read was full: a stream. One readv fills up to BATCH
-        // chunks of Twisted's size, each delivered by its own dataReceived
+        // The last read was full: a stream. One readv fills several chunks
+        // of at most bufferSize, each delivered by its own dataReceived
         // call, and what they write goes out in one send.
-        match read::read_batch(py, fd) {
+        match read::read_batch(py, fd, read_size) {
             Ok((chunks, full)) if !chunks.is_empty() => {
                 tr.borrow_mut().last_read_full = full;
                 if full || peer_closed {
@@ -943,7 +973,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         }
         return;
     }
-    match read::read_bytes(py, fd) {
+    match read::read_bytes(py, fd, read_size) {
         Ok(Some((data, full))) => {
             tr.borrow_mut().last_read_full = full;
             if full || peer_closed {

@@ -68,6 +68,28 @@ def _logPrefixOf(obj: Any) -> str:
     return obj.__class__.__name__
 
 
+class _BufferSize:
+    """Twisted's ``bufferSize``: 65536 on the class, as Twisted's class
+    attribute reads; on a transport, the most one read takes (kept in Rust,
+    checked when set)."""
+
+    def __init__(self) -> None:
+        # (an instance attribute: on the class it would be bound as a
+        # descriptor itself)
+        self._native = _torsion.TCPTransport.bufferSize
+
+    def __get__(self, obj: Any, cls: type | None = None) -> int:
+        if obj is None:
+            return 65536
+        return self._native.__get__(obj, cls)
+
+    def __set__(self, obj: Any, value: int) -> None:
+        self._native.__set__(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        raise AttributeError("bufferSize cannot be deleted")
+
+
 @implementer(
     ITCPTransport,
     ISystemHandle,
@@ -79,7 +101,7 @@ def _logPrefixOf(obj: Any) -> str:
 class Connection(_torsion.TCPTransport):
     """A TCP connection (ITCPTransport)."""
 
-    bufferSize = 65536
+    bufferSize = _BufferSize()
     _handle: socket.socket | None = None
 
     def getPeer(self) -> IPv4Address | IPv6Address:
