@@ -7,6 +7,7 @@
 //! interpreter.
 
 pub mod fdset;
+pub mod heap;
 pub mod sys;
 pub mod timers;
 pub mod tokens;

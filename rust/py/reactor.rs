@@ -412,6 +412,7 @@ fn one_turn(py: Python<'_>, slf: &Bound<'_, ReactorBase>, wait: &Wait) -> PyResu
 impl ReactorBase {
     #[new]
     fn new() -> PyResult<Self> {
+        crate::core::heap::keep_freed_buffers();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
