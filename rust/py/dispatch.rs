@@ -218,6 +218,7 @@ impl Drop for Dispatching<'_> {
     }
 }
 
+/// The selectable whose event is being handled, if any.
 #[pyfunction]
 pub fn _dispatching(py: Python<'_>) -> Option<Py<PyAny>> {
     let ptr = DISPATCHING.with(Cell::get);
