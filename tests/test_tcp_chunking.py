@@ -454,3 +454,36 @@ def test_buffer_size_rejects_what_recv_could_not_take(reactor):
         "after": 65536,
         "huge": 10**12,
     }
+
+
+def test_lowering_buffer_size_mid_stream_bounds_the_next_calls(flavor):
+    """A protocol that lowers bufferSize in its second dataReceived (on
+    torsion, the first chunk of a batched read, with more 64 KiB chunks
+    already read) gets no later call over the new size, and the stream
+    whole."""
+    data = stream(2 << 20, 12)
+    sizes = []
+    received = []
+    ended = []
+
+    class Lowering(flavor.protocol.Protocol):
+        def connectionMade(self):
+            # Start reading once the stream has filled the socket buffers.
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
+
+        def dataReceived(self, chunk):
+            sizes.append(len(chunk))
+            received.append(chunk)
+            if len(sizes) == 2:
+                self.transport.bufferSize = 1000
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    failures = serve_one_sender(flavor, Lowering, data, lambda: ended, timeout=60)
+    assert failures == []
+    assert sizes[:2] == [65536, 65536]
+    assert max(sizes[2:]) == 1000
+    assert b"".join(received) == data
+    assert ended == [flavor.error.ConnectionDone]

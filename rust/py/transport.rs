@@ -991,7 +991,8 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
 /// Hands `chunks` to dataReceived one call each, for as long as the
 /// transport is reading: chunks left when the protocol paused it wait in
 /// `unread`; those left when it disconnects are dropped, as Twisted would
-/// never have read them.
+/// never have read them. A chunk read before the protocol lowered
+/// bufferSize is cut to the new size, so that no call gets more.
 fn deliver<'py>(
     py: Python<'py>,
     reactor: &Bound<'py, ReactorBase>,
@@ -999,7 +1000,8 @@ fn deliver<'py>(
     hooks: &Hooks,
     mut chunks: impl Iterator<Item = Bound<'py, PyBytes>>,
 ) {
-    while let Some(data) = chunks.next() {
+    let mut carry: Option<Bound<'py, PyBytes>> = None;
+    while let Some(mut data) = carry.take().or_else(|| chunks.next()) {
         let protocol = {
             let mut me = tr.borrow_mut();
             if me.disconnecting || me.aborting || me.state != ConnState::Connected {
@@ -1009,6 +1011,12 @@ fn deliver<'py>(
                 me.unread.push_back(data.unbind());
                 me.unread.extend(chunks.map(Bound::unbind));
                 return;
+            }
+            let limit = me.read_size;
+            if data.as_bytes().len() > limit {
+                let bytes = data.as_bytes();
+                carry = Some(PyBytes::new(py, &bytes[limit..]));
+                data = PyBytes::new(py, &bytes[..limit]);
             }
             me.protocol.as_ref().map(|p| p.bind(py).clone())
         };
