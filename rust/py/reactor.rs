@@ -88,8 +88,6 @@ pub struct ReactorBase {
     pub(crate) sources: TokenSlab<Source>,
     /// Transports with writes to attempt before the next poll.
     pub(crate) dirty: Vec<Py<TCPTransport>>,
-    /// An empty vector with capacity, swapped with `dirty` when flushing.
-    spare_dirty: Vec<Py<TCPTransport>>,
     /// The poller's events, copied out; kept between turns for its capacity.
     events: Vec<Ready>,
     /// Transports to read again next turn (budget spent, or resumed).
@@ -225,17 +223,24 @@ fn flush_dirty(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         if r.dirty.is_empty() {
             return;
         }
-        let spare = std::mem::take(&mut r.spare_dirty);
-        std::mem::replace(&mut r.dirty, spare)
+        std::mem::take(&mut r.dirty)
     };
     for tr in dirty.drain(..) {
         // As a Bound, the reference is released without pyo3's check for
         // the GIL (a thread-local lookup per transport).
-        transport::flush(py, slf, &tr.into_bound(py));
+        let tr = tr.into_bound(py);
+        // A transport flushed since it was queued (after a batched read)
+        // is not tried again.
+        if tr.borrow().in_dirty {
+            transport::flush(py, slf, &tr);
+        }
     }
-    // The emptied vector is kept for a later turn, so that marking a
-    // transport dirty does not allocate every turn.
-    slf.borrow_mut().spare_dirty = dirty;
+    // The emptied vector goes back unless the flushes queued others, so
+    // that marking a transport dirty does not allocate every turn.
+    let mut r = slf.borrow_mut();
+    if r.dirty.is_empty() {
+        r.dirty = dirty;
+    }
 }
 
 fn run_closing(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
@@ -432,7 +437,6 @@ impl ReactorBase {
             timers: TimerQueue::new(),
             sources: TokenSlab::new(),
             dirty: Vec::new(),
-            spare_dirty: Vec::new(),
             events: Vec::new(),
             ready: Vec::new(),
             ready_ports: Vec::new(),

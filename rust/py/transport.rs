@@ -74,7 +74,8 @@ pub struct TCPTransport {
     /// together when it ends.
     batching: bool,
     writing: bool,
-    in_dirty: bool,
+    /// Queued in the reactor's dirty list and not flushed since.
+    pub(crate) in_dirty: bool,
     pub(crate) disconnecting: bool,
     pub(crate) aborting: bool,
     pub(crate) write_disconnecting: bool,
@@ -918,8 +919,8 @@ fn finish_connect(
 /// pause held back.
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
     let _context = Dispatching::enter(tr.as_any());
-    let (fd, read_size, peer_closed, streaming, partner, unread) = {
-        let mut me = tr.borrow_mut();
+    let (fd, read_size, peer_closed, streaming, partner, has_unread) = {
+        let me = tr.borrow();
         if !me.is_reading() || me.disconnecting || me.aborting {
             return;
         }
@@ -929,7 +930,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             me.peer_closed,
             me.last_read_full,
             me.relay.as_ref().map(|r| r.clone_ref(py)),
-            std::mem::take(&mut me.unread),
+            !me.unread.is_empty(),
         )
     };
     if let Some(partner) = partner {
@@ -938,10 +939,11 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
-    if !unread.is_empty() {
+    if has_unread {
         // Resumed after pausing in the middle of a batch: the rest of it
         // comes first. The socket is read next turn (edge-triggered: data
         // that arrived meanwhile will not be reported again).
+        let unread = std::mem::take(&mut tr.borrow_mut().unread);
         reactor.borrow_mut().ready.push(tr.clone().unbind());
         deliver(
             py,
@@ -958,14 +960,23 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         // call, and what they write goes out in one send.
         match read::read_batch(py, fd, read_size) {
             Ok((chunks, full)) if !chunks.is_empty() => {
-                tr.borrow_mut().last_read_full = full;
+                {
+                    let mut me = tr.borrow_mut();
+                    me.last_read_full = full;
+                    me.batching = true;
+                }
                 if full || peer_closed {
                     reactor.borrow_mut().ready.push(tr.clone().unbind());
                 }
-                tr.borrow_mut().batching = true;
                 deliver(py, reactor, tr, &hooks, chunks.into_iter());
-                tr.borrow_mut().batching = false;
-                if tr.borrow().in_dirty {
+                let wrote = {
+                    let mut me = tr.borrow_mut();
+                    me.batching = false;
+                    me.in_dirty
+                };
+                if wrote {
+                    // Sent now rather than at the end of the turn (the
+                    // transport's entry in the dirty list is then skipped).
                     flush(py, reactor, tr);
                 }
             }
