@@ -332,6 +332,23 @@ def test_lose_connection_inside_data_received_stops_delivery(flavor):
     assert len(ended) == 1
 
 
+def late_reader(flavor, ended):
+    """A Protocol class that starts reading only once the stream has filled
+    the socket buffers (so that reads come back full and, on torsion, the
+    second is batched), and records each connectionLost reason's type in
+    ``ended``."""
+
+    class LateReader(flavor.protocol.Protocol):
+        def connectionMade(self):
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
+
+        def connectionLost(self, reason):
+            ended.append(reason.type)
+
+    return LateReader
+
+
 def test_lose_connection_while_paused_mid_stream(flavor):
     """A protocol that pauses in its second dataReceived of a large stream
     (a read that held more chunks back, on torsion) and then calls
@@ -341,20 +358,12 @@ def test_lose_connection_while_paused_mid_stream(flavor):
     calls = []
     ended = []
 
-    class PauseThenQuit(flavor.protocol.Protocol):
-        def connectionMade(self):
-            # Start reading once the stream has filled the socket buffers.
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
-
+    class PauseThenQuit(late_reader(flavor, ended)):
         def dataReceived(self, chunk):
             calls.append(len(chunk))
             if len(calls) == 2:
                 self.transport.pauseProducing()
                 flavor.reactor.callLater(0.05, self.transport.loseConnection)
-
-        def connectionLost(self, reason):
-            ended.append(reason.type)
 
     # (the sender may see a reset: the server closes with data unread)
     serve_one_sender(flavor, PauseThenQuit, data, lambda: ended, timeout=30)
@@ -375,20 +384,15 @@ def test_buffer_size_bounds_each_call(flavor, size, total):
     ended = []
     defaults = []
 
-    class Sized(flavor.protocol.Protocol):
+    class Sized(late_reader(flavor, ended)):
         def connectionMade(self):
             t = self.transport
             defaults.append((t.bufferSize, type(t).bufferSize))
-            self.transport.bufferSize = size
-            # Start reading once the stream has filled the socket buffers.
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
+            t.bufferSize = size
+            super().connectionMade()
 
         def dataReceived(self, chunk):
             received.append(chunk)
-
-        def connectionLost(self, reason):
-            ended.append(reason.type)
 
     failures = serve_one_sender(flavor, Sized, data, lambda: ended, timeout=60)
     assert failures == []
@@ -466,20 +470,12 @@ def test_lowering_buffer_size_mid_stream_bounds_the_next_calls(flavor):
     received = []
     ended = []
 
-    class Lowering(flavor.protocol.Protocol):
-        def connectionMade(self):
-            # Start reading once the stream has filled the socket buffers.
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
-
+    class Lowering(late_reader(flavor, ended)):
         def dataReceived(self, chunk):
             sizes.append(len(chunk))
             received.append(chunk)
             if len(sizes) == 2:
                 self.transport.bufferSize = 1000
-
-        def connectionLost(self, reason):
-            ended.append(reason.type)
 
     failures = serve_one_sender(flavor, Lowering, data, lambda: ended, timeout=60)
     assert failures == []
