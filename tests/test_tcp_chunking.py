@@ -51,9 +51,40 @@ def stream(size, seed):
     return random.Random(seed).randbytes(size)
 
 
+def serve_one_sender(flavor, protocol_class, pieces, done, timeout=20.0, pause=0.0):
+    """Listen with ``protocol_class``, let a thread connect with a plain
+    socket, send ``pieces`` one sendall each (sleeping ``pause`` between
+    them) and close; run until ``done()``. Returns the sender's socket
+    errors."""
+    port = flavor.reactor.listenTCP(
+        0, flavor.protocol.Factory.forProtocol(protocol_class), interface="127.0.0.1"
+    )
+    number = port.getHost().port
+    failures = []
+
+    def send():
+        try:
+            with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for piece in pieces:
+                    s.sendall(piece)
+                    if pause:
+                        time.sleep(pause)
+        except OSError as e:
+            failures.append(e)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        spin(flavor.reactor, done, timeout=timeout)
+    finally:
+        thread.join(10)
+    stop_listening(flavor.reactor, port)
+    return failures
+
+
 def receive_from_plain_peer(flavor, pieces, pause=0.0):
-    """Listen, let a thread connect with a plain socket and send ``pieces``
-    one send() each (sleeping ``pause`` between them), then close; returns
+    """serve_one_sender with a protocol that collects what it gets; returns
     (what dataReceived got, in order, and the reason type)."""
     received = []
     ended = []
@@ -66,30 +97,7 @@ def receive_from_plain_peer(flavor, pieces, pause=0.0):
         def connectionLost(self, reason):
             ended.append(reason.type)
 
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(Collect), interface="127.0.0.1"
-    )
-    number = port.getHost().port
-    failures = []
-
-    def peer():
-        try:
-            with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for piece in pieces:
-                    s.sendall(piece)
-                    if pause:
-                        time.sleep(pause)
-        except OSError as e:
-            failures.append(e)
-
-    thread = threading.Thread(target=peer)
-    thread.start()
-    try:
-        spin(flavor.reactor, lambda: ended)
-    finally:
-        thread.join(10)
-    stop_listening(flavor.reactor, port)
+    failures = serve_one_sender(flavor, Collect, pieces, lambda: ended, pause=pause)
     assert failures == []
     return received, ended
 
@@ -247,33 +255,6 @@ def test_both_directions_at_once(flavor):
     stop_listening(flavor.reactor, port)
 
 
-def serve_one_sender(flavor, protocol_class, data, done, timeout):
-    """Listen with ``protocol_class``, let a thread connect with a plain
-    socket, send ``data`` and close; run until ``done()``. Returns the
-    sender's socket errors."""
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(protocol_class), interface="127.0.0.1"
-    )
-    number = port.getHost().port
-    failures = []
-
-    def send():
-        try:
-            with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
-                s.sendall(data)
-        except OSError as e:
-            failures.append(e)
-
-    thread = threading.Thread(target=send)
-    thread.start()
-    try:
-        spin(flavor.reactor, done, timeout=timeout)
-    finally:
-        thread.join(10)
-    stop_listening(flavor.reactor, port)
-    return failures
-
-
 def test_pausing_inside_data_received_holds_the_rest(flavor):
     """A stream to a protocol that pauses the transport in every
     dataReceived and resumes it a turn later: no call arrives while paused,
@@ -302,7 +283,7 @@ def test_pausing_inside_data_received_holds_the_rest(flavor):
         def connectionLost(self, reason):
             ended.append(reason.type)
 
-    failures = serve_one_sender(flavor, Pausing, data, lambda: ended, timeout=60)
+    failures = serve_one_sender(flavor, Pausing, [data], lambda: ended, timeout=60)
     assert failures == []
     assert while_paused == []
     assert all(0 < len(c) <= 65536 for c in received)
@@ -326,7 +307,7 @@ def test_lose_connection_inside_data_received_stops_delivery(flavor):
             ended.append(reason.type)
 
     # (the sender may see a reset: the server closes with data unread)
-    serve_one_sender(flavor, Quitter, data, lambda: ended, timeout=30)
+    serve_one_sender(flavor, Quitter, [data], lambda: ended, timeout=30)
     assert len(calls) == 1
     assert 0 < calls[0] <= 65536
     assert len(ended) == 1
@@ -366,7 +347,7 @@ def test_lose_connection_while_paused_mid_stream(flavor):
                 flavor.reactor.callLater(0.05, self.transport.loseConnection)
 
     # (the sender may see a reset: the server closes with data unread)
-    serve_one_sender(flavor, PauseThenQuit, data, lambda: ended, timeout=30)
+    serve_one_sender(flavor, PauseThenQuit, [data], lambda: ended, timeout=30)
     assert calls == [65536, 65536]
     assert ended == [flavor.error.ConnectionDone]
 
@@ -394,7 +375,7 @@ def test_buffer_size_bounds_each_call(flavor, size, total):
         def dataReceived(self, chunk):
             received.append(chunk)
 
-    failures = serve_one_sender(flavor, Sized, data, lambda: ended, timeout=60)
+    failures = serve_one_sender(flavor, Sized, [data], lambda: ended, timeout=60)
     assert failures == []
     assert defaults == [(65536, 65536)]
     assert b"".join(received) == data
@@ -477,7 +458,7 @@ def test_lowering_buffer_size_mid_stream_bounds_the_next_calls(flavor):
             if len(sizes) == 2:
                 self.transport.bufferSize = 1000
 
-    failures = serve_one_sender(flavor, Lowering, data, lambda: ended, timeout=60)
+    failures = serve_one_sender(flavor, Lowering, [data], lambda: ended, timeout=60)
     assert failures == []
     assert sizes[:2] == [65536, 65536]
     assert max(sizes[2:]) == 1000
