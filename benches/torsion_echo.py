@@ -9,6 +9,12 @@ from torsion.internet import protocol, reactor
 
 
 class Echo(protocol.Protocol):
+    def connectionMade(self):
+        # Every server compared runs with Nagle off: asyncio, uvloop and
+        # rloop turn it off by default and the C server does so itself;
+        # Twisted's default, which torsion keeps, leaves it on.
+        self.transport.setTcpNoDelay(True)
+
     def dataReceived(self, data):
         self.transport.write(data)
 

@@ -16,6 +16,10 @@ from twisted.internet import protocol, reactor
 class Echo(protocol.Protocol):
     """Writes back every chunk as it arrives."""
 
+    def connectionMade(self) -> None:
+        """Turn Nagle off, as every other server compared runs."""
+        self.transport.setTcpNoDelay(True)
+
     def dataReceived(self, data: bytes) -> None:
         """Echo the chunk."""
         self.transport.write(data)

@@ -60,6 +60,15 @@ pub fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<u
 /// Vectored send with MSG_NOSIGNAL, so a closed peer is an EPIPE error
 /// rather than a SIGPIPE.
 pub fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    if let [one] = bufs {
+        // One buffer (most replies): send(2) spares the kernel copying in
+        // a msghdr and an iovec; 1-2% more echo-1k requests per server
+        // CPU-second in 8 interleaved rounds.
+        // SAFETY: `one` is a valid buffer for the length given, and the
+        // kernel only reads from it.
+        let ret = unsafe { libc::send(fd, one.as_ptr().cast(), one.len(), libc::MSG_NOSIGNAL) };
+        return cvt_size(ret);
+    }
     // SAFETY: an all-zero msghdr is a valid "no address, no control data"
     // header; we only fill in the iovec fields below.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -260,6 +269,11 @@ mod tests {
         let mut got = [0u8; 4];
         client.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"abcd");
+        // One buffer goes through send(2) rather than sendmsg(2).
+        assert_eq!(send_vectored(fd, &[IoSlice::new(b"efg")]).unwrap(), 3);
+        let mut got = [0u8; 3];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"efg");
         client.write_all(b"xyz").unwrap();
         let mut buf = [0u8; 16];
         let n = loop {
