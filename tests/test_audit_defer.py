@@ -3,8 +3,7 @@ scenario run on torsion and on Twisted 26.10 and checked against the values
 Twisted produces (written out literally, so that both halves are checked).
 
 Module names in reprs are normalised to ``PKG.`` and object addresses to
-``0xADDR``; nothing else is normalised.  Where torsion differs, only the
-torsion half is marked xfail (strict), with the reason.
+``0xADDR``; nothing else is normalised.
 """
 
 from __future__ import annotations
@@ -55,14 +54,6 @@ NS = {name: _namespace(name) for name in IMPLS}
 def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
     """The torsion or the Twisted set of modules."""
     return NS[request.param]
-
-
-def torsion_bug(request: pytest.FixtureRequest, impl: Any, reason: str) -> None:
-    """Mark only the torsion half of a parity test as a known torsion bug."""
-    if impl.name == "torsion":
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason=f"torsion bug: {reason}")
-        )
 
 
 PENDING = "<pending>"
@@ -2357,10 +2348,7 @@ def test_json_round_trip(impl: Any, request: pytest.FixtureRequest) -> None:
     )
 
 
-def test_deferred_filesystem_lock_exists(
-    impl: Any, request: pytest.FixtureRequest
-) -> None:
-    torsion_bug(request, impl, "torsion.internet.defer has no DeferredFilesystemLock")
+def test_deferred_filesystem_lock_exists(impl: Any) -> None:
     assert "DeferredFilesystemLock" in impl.defer.__all__
     assert hasattr(impl.defer, "DeferredFilesystemLock")
 

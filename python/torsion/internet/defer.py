@@ -30,6 +30,7 @@ __all__ = [
     "CancelledError",
     "DebugInfo",
     "Deferred",
+    "DeferredFilesystemLock",
     "DeferredList",
     "DeferredLock",
     "DeferredQueue",
@@ -82,7 +83,8 @@ class NotACoroutineError(TypeError):
 
 
 class AlreadyTryingToLockError(Exception):
-    """Kept for compatibility with Twisted's DeferredFilesystemLock."""
+    """DeferredFilesystemLock.deferUntilLocked was called while a previous
+    call was still waiting."""
 
 
 def _log() -> Any:
@@ -1199,3 +1201,7 @@ class DeferredQueue(Generic[_T]):
             self.waiting.append(d)
             return d
         raise QueueUnderflow()
+
+
+# At the end: the lock's module takes Deferred and its helpers from here.
+from torsion.internet._filelock import DeferredFilesystemLock  # noqa: E402
