@@ -3,9 +3,7 @@
 Every test runs one scenario on Twisted and on torsion and asserts the
 values Twisted gives (recorded from Twisted 26.10): reactor-based scenarios
 use the ``flavor`` fixture over real loopback sockets; the others use the
-``impl`` fixture below, which hands out the matching module set. Where
-torsion differs, its parametrization is a strict xfail whose reason names
-the bug.
+``impl`` fixture below, which hands out the matching module set.
 """
 
 from __future__ import annotations
@@ -54,28 +52,15 @@ def _modules(root: str) -> types.SimpleNamespace:
     return ns
 
 
-def _torsionBug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"torsion bug: {reason}")
-
-
-def _impls(bug: str | None = None) -> list[Any]:
-    """Parameters for ``impl``: Twisted, then torsion (a strict xfail when
-    ``bug`` names a known difference)."""
-    torsion = (
-        "torsion" if bug is None else pytest.param("torsion", marks=_torsionBug(bug))
-    )
-    return ["twisted", torsion]
+def _impls() -> list[str]:
+    """Parameters for ``impl``: Twisted, then torsion."""
+    return ["twisted", "torsion"]
 
 
 @pytest.fixture
 def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
     """The module set of the framework named by the parametrization."""
     return _modules(request.param)
-
-
-def _xfailOnTorsion(request: pytest.FixtureRequest, flavor: Any, reason: str) -> None:
-    if flavor.name == "torsion":
-        request.applymarker(_torsionBug(reason))
 
 
 def _outcome(function: Callable[[], Any]) -> Any:
@@ -1233,15 +1218,9 @@ def test_client_factory_start_stop_across_reconnects(flavor):
     ]
 
 
-def test_connect_tcp_with_bytes_host(flavor, request):
-    """Twisted connects to a bytes host (and reports it as given)."""
-    _xfailOnTorsion(
-        request,
-        flavor,
-        "connectTCP(b'127.0.0.1', ...) connects, but getPeer().host is the "
-        "str '127.0.0.1' (built from the socket address in Rust), where "
-        "Twisted's reports the bytes it was given",
-    )
+def test_connect_tcp_with_bytes_host(flavor):
+    """Twisted connects to a bytes host and reports it, as given, as the
+    peer's host."""
     reactor = flavor.reactor
     events: list[Any] = []
 
@@ -2278,20 +2257,14 @@ def test_client_service_stop_while_connecting(impl):
     assert len(attempts) == 2
 
 
-@pytest.mark.parametrize(
-    "impl",
-    _impls(
-        "address classes are not attrs classes: the ValueError of a bad "
-        "'type' has only the message in args (python/torsion/internet/address.py)"
-    ),
-    indirect=True,
-)
+@pytest.mark.parametrize("impl", _impls(), indirect=True)
 def test_address_bad_type_error_args(impl):
     """Twisted's attrs validator raises ValueError(message, attribute,
-    allowed, value)."""
+    allowed, value); torsion gives the dataclass field as the attribute."""
     with pytest.raises(ValueError) as info:
         impl.address.IPv4Address("tcp", "1.2.3.4", 5)
     assert info.value.args[0] == "'type' must be in ['TCP', 'UDP'] (got 'tcp')"
+    assert info.value.args[1].name == "type"
     assert info.value.args[2:] == (["TCP", "UDP"], "tcp")
 
 

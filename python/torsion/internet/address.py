@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from zope.interface import implementer
@@ -19,10 +19,18 @@ from torsion.internet.interfaces import IAddress
 _TRANSPORT_TYPES = ["TCP", "UDP"]
 
 
-def _checkType(value: object) -> None:
-    """Reject a transport type other than 'TCP' or 'UDP' as Twisted does."""
+def _checkType(cls: type, value: object) -> None:
+    """Reject a transport type other than 'TCP' or 'UDP' as Twisted's attrs
+    validator does: ValueError(message, field, allowed values, value), with
+    the dataclass field where Twisted gives the attrs attribute."""
     if value not in _TRANSPORT_TYPES:
-        raise ValueError(f"'type' must be in {_TRANSPORT_TYPES!r} (got {value!r})")
+        field = next(f for f in fields(cls) if f.name == "type")
+        raise ValueError(
+            f"'type' must be in {_TRANSPORT_TYPES!r} (got {value!r})",
+            field,
+            _TRANSPORT_TYPES,
+            value,
+        )
 
 
 @implementer(IAddress)
@@ -35,7 +43,7 @@ class IPv4Address:
     port: int
 
     def __post_init__(self) -> None:
-        _checkType(self.type)
+        _checkType(type(self), self.type)
 
 
 @implementer(IAddress)
@@ -50,7 +58,7 @@ class IPv6Address:
     scopeID: str | int = 0
 
     def __post_init__(self) -> None:
-        _checkType(self.type)
+        _checkType(type(self), self.type)
 
 
 @implementer(IAddress)

@@ -184,6 +184,15 @@ class Client(Connection):
 
     _logstr = "Uninitialized"
     _addr: tuple[Any, int] | None = None
+    # Twisted reports the IPv4 host as connectTCP was given it, which for
+    # bytes is not what the socket says.
+    _givenPeer: IPv4Address | None = None
+
+    def getPeer(self) -> IPv4Address | IPv6Address:
+        """The remote address."""
+        if self._givenPeer is not None:
+            return self._givenPeer
+        return self._peerAddress()
 
     def logPrefix(self) -> str:
         """Twisted's "<protocol prefix>,client", fixed once connected."""
@@ -228,7 +237,7 @@ class _ClientAttempt:
         d.addCallback(self._connect)
         d.addErrback(self.failIfNotConnected)
 
-    def _connect(self, address: str) -> None:
+    def _connect(self, address: str | bytes) -> None:
         if self.done:
             return
         family = socket.AF_INET6 if _isIPv6(address) else socket.AF_INET
@@ -266,6 +275,8 @@ class _ClientAttempt:
             return
         transport = Client(self.reactor, skt.detach(), None, True)
         transport._addr = (self.host, self.port)
+        if isinstance(address, bytes) and family == socket.AF_INET:
+            transport._givenPeer = IPv4Address("TCP", address, self.port)
         self._transport = transport
         transport._start(self._connectDone, self._connectionLost)
 
