@@ -42,6 +42,14 @@ def dead_pid() -> int:
     return child.pid
 
 
+def waiting_lock(impl: Any, name: str) -> tuple[Any, Any]:
+    """A Clock, and a DeferredFilesystemLock on it for a lock that another
+    live process holds."""
+    os.symlink(str(os.getppid()), name)
+    clock = impl.task.Clock()
+    return clock, impl.defer.DeferredFilesystemLock(name, clock)
+
+
 def outcome(d: Any) -> list[Any]:
     got: list[Any] = []
     d.addCallbacks(
@@ -111,9 +119,7 @@ def test_defer_until_locked_fires_at_once_when_free(impl, name):
 
 
 def test_defer_until_locked_retries_every_interval(impl, name):
-    os.symlink(str(os.getppid()), name)
-    clock = impl.task.Clock()
-    lock = impl.defer.DeferredFilesystemLock(name, clock)
+    clock, lock = waiting_lock(impl, name)
     got = outcome(lock.deferUntilLocked())
     clock.advance(1)
     clock.advance(1)
@@ -137,9 +143,7 @@ def test_defer_until_locked_retries_every_interval(impl, name):
 
 
 def test_defer_until_locked_times_out(impl, name):
-    os.symlink(str(os.getppid()), name)
-    clock = impl.task.Clock()
-    lock = impl.defer.DeferredFilesystemLock(name, clock)
+    clock, lock = waiting_lock(impl, name)
     got = outcome(lock.deferUntilLocked(timeout=2.5))
     assert sorted(c.getTime() for c in clock.getDelayedCalls()) == [1.0, 2.5]
     clock.advance(2)
@@ -165,9 +169,7 @@ def test_defer_until_locked_times_out(impl, name):
 
 
 def test_last_try_at_the_timeout_can_still_succeed(impl, name):
-    os.symlink(str(os.getppid()), name)
-    clock = impl.task.Clock()
-    lock = impl.defer.DeferredFilesystemLock(name, clock)
+    clock, lock = waiting_lock(impl, name)
     got = outcome(lock.deferUntilLocked(timeout=0.5))
     os.remove(name)
     clock.advance(0.5)
@@ -177,9 +179,7 @@ def test_last_try_at_the_timeout_can_still_succeed(impl, name):
 
 
 def test_cancel_stops_the_retries(impl, name):
-    os.symlink(str(os.getppid()), name)
-    clock = impl.task.Clock()
-    lock = impl.defer.DeferredFilesystemLock(name, clock)
+    clock, lock = waiting_lock(impl, name)
     d = lock.deferUntilLocked(timeout=10)
     got = outcome(d)
     d.cancel()
