@@ -155,6 +155,56 @@ class IResolver(IResolverSimple):
         """Perform a zone transfer (AXFR)."""
 
 
+class _Binding:
+    """How to bind a socket locally: address (None or "" for every
+    interface), port, and whether to set SO_REUSEADDR and SO_REUSEPORT.
+    Made by ``torsion.internet.tcp.makeBinding``; immutable, compared and
+    hashed by value, as Twisted's attrs class is."""
+
+    __slots__ = ("_address", "_port", "_reuseAddress", "_reusePort")
+
+    def __init__(
+        self,
+        address: str | None = None,
+        port: int = 0,
+        reuseAddress: bool = False,
+        reusePort: bool = False,
+    ) -> None:
+        for name, value in zip(
+            self.__slots__, (address, port, reuseAddress, reusePort), strict=True
+        ):
+            object.__setattr__(self, name, value)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self.__slots__, self._fields(), strict=True)
+        )
+        return f"_Binding({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._fields()))
+
+
+def Binding(binding: _Binding) -> _Binding:
+    """Twisted's ``NewType("Binding", _Binding)``: returns ``binding``."""
+    return binding
+
+
 class IReactorTCP(Interface):
     """A reactor that can listen for and make TCP connections."""
 
@@ -174,19 +224,23 @@ class IReactorTCP(Interface):
 
 
 class IReactorTCP2(IReactorTCP):
-    """IReactorTCP where ``interface`` may be None to mean the default."""
+    """IReactorTCP taking a ``makeBinding`` result as the port to listen on
+    and as the address to bind a client to."""
 
     def listenTCP(
-        port: int, factory: Any, backlog: int = 50, interface: str | None = None
+        port: _Binding | int,
+        factory: Any,
+        backlog: int = 50,
+        interface: str | None = None,
     ) -> IListeningPort:
-        """Listen on ``port``; ``interface=None`` means every interface."""
+        """Listen as ``port`` (a binding) says; ``interface`` is unused."""
 
     def connectTCP(
         host: str,
         port: int,
         factory: Any,
         timeout: float = 30.0,
-        bindAddress: tuple[str, int] | None = None,
+        bindAddress: _Binding | tuple[str, int] | None = None,
     ) -> IConnector:
         """Connect to ``host``:``port``; return the connector."""
 

@@ -21,6 +21,7 @@ from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import BaseConnector
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import (
+    Binding,
     IConsumer,
     IHalfCloseableDescriptor,
     IListeningPort,
@@ -28,6 +29,7 @@ from torsion.internet.interfaces import (
     IPushProducer,
     ISystemHandle,
     ITCPTransport,
+    _Binding,
 )
 from torsion.internet.protocol import Protocol
 from torsion.logger import Logger
@@ -202,12 +204,34 @@ class Client(Connection):
         return f"<{self.__class__} to {self._addr!r} at {id(self):x}>"
 
 
-def _bindAddressTuple(bindAddress: Any) -> tuple[str, int] | None:
+def makeBinding(
+    interface: str = "",
+    port: int = 0,
+    reuseAddress: bool = False,
+    reusePort: bool = False,
+) -> _Binding:
+    """How to bind a socket: for ``listenTCP`` as its port, or for
+    ``connectTCP`` as its ``bindAddress``. ``reuseAddress`` sets
+    SO_REUSEADDR and ``reusePort`` SO_REUSEPORT on the socket."""
+    return Binding(_Binding(interface, port, reuseAddress, reusePort))
+
+
+def _clientBinding(bindAddress: Any) -> _Binding | None:
+    """connectTCP's ``bindAddress``: None, a (host, port) tuple or a
+    binding; anything else fails an assertion, as in Twisted."""
     if bindAddress is None:
         return None
     if isinstance(bindAddress, tuple):
-        return bindAddress
-    return (bindAddress.host, bindAddress.port)
+        bindAddress = makeBinding(*bindAddress)
+    assert isinstance(bindAddress, _Binding)
+    return bindAddress
+
+
+def _setReuseOptions(skt: socket.socket, binding: _Binding) -> None:
+    if binding._reuseAddress:
+        skt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if binding._reusePort:
+        skt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 
 
 class _ClientAttempt:
@@ -219,7 +243,7 @@ class _ClientAttempt:
     ):
         self.host = host
         self.port = port
-        self.bindAddress = _bindAddressTuple(bindAddress)
+        self.bindAddress = _clientBinding(bindAddress)
         self.connector = connector
         self.reactor = reactor
         self.connected = False
@@ -244,9 +268,20 @@ class _ClientAttempt:
         skt = socket.socket(family, socket.SOCK_STREAM)
         try:
             skt.setblocking(False)
-            if self.bindAddress is not None:
+            binding = self.bindAddress
+            if binding is not None:
                 try:
-                    skt.bind(self.bindAddress)
+                    _setReuseOptions(skt, binding)
+                    if _isIPv6(binding._address):
+                        local: tuple[Any, ...] = socket.getaddrinfo(
+                            binding._address,
+                            binding._port,
+                            socket.AF_INET6,
+                            socket.SOCK_STREAM,
+                        )[0][4]
+                    else:
+                        local = (binding._address, binding._port)
+                    skt.bind(local)
                 except OSError as e:
                     skt.close()
                     self.failIfNotConnected(error.ConnectBindError(*e.args[:2]))
@@ -391,21 +426,31 @@ class Port:
 
     def __init__(
         self,
-        port: int,
+        port: int | _Binding,
         factory: Any,
         backlog: int = 50,
         interface: str = "",
         reactor: Any = None,
     ) -> None:
-        self.port = port
+        if port is None or isinstance(port, int):
+            binding = makeBinding(interface, port, reuseAddress=True)  # type: ignore[arg-type]
+        else:
+            assert isinstance(port, _Binding), f"Binding is {port}"
+            binding = port
+            if interface != "" and binding._address != interface:
+                raise ValueError("Inconsistent interface vs Binding specifiers")
+        self.port = binding._port
+        self.interface = "" if binding._address is None else binding._address
+        self._binding = binding
         self.factory = factory
         self.backlog = backlog
+        # As in Twisted, the family follows the ``interface`` argument, not
+        # the binding's address.
         if _isIPv6(interface):
             self.addressFamily = socket.AF_INET6
             self._addressType: type = IPv6Address
         else:
             self._addressType = IPv4Address
-        self.interface = interface
         self.reactor = reactor
         self.connected = False
         self.disconnecting = False
@@ -423,9 +468,10 @@ class Port:
         return f"<{self.__class__} of {self.factory.__class__} (not listening)>"
 
     def createInternetSocket(self) -> socket.socket:
-        """A new socket of this port's family, close-on-exec, reusable address."""
+        """A new socket of this port's family, close-on-exec, with the
+        binding's options (SO_REUSEADDR for a port given as a number)."""
         s = socket.socket(self.addressFamily, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _setReuseOptions(s, self._binding)
         return s
 
     def startListening(self) -> None:
