@@ -104,7 +104,18 @@ class Connection(_torsion.TCPTransport):
     """A TCP connection (ITCPTransport)."""
 
     bufferSize = _BufferSize()
+    # Twisted's flag from its TLS mixin: this transport does not speak TLS.
+    TLS = False
     _handle: socket.socket | None = None
+
+    def _requireSocket(self) -> None:
+        """Twisted deletes a transport's ``socket`` before telling the
+        protocol that the connection is lost: from then on what needs the
+        socket raises AttributeError, and so does torsion's."""
+        if self.disconnected:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute 'socket'"
+            )
 
     def getPeer(self) -> IPv4Address | IPv6Address:
         """The remote address."""
@@ -112,11 +123,44 @@ class Connection(_torsion.TCPTransport):
 
     def getHost(self) -> IPv4Address | IPv6Address:
         """The local address."""
+        self._requireSocket()
         return self._hostAddress()
+
+    def getTcpNoDelay(self) -> bool:
+        """Whether TCP_NODELAY is set."""
+        self._requireSocket()
+        return super().getTcpNoDelay()
+
+    def setTcpNoDelay(self, enabled: Any) -> None:
+        """Set TCP_NODELAY; like socket.setsockopt, an int (or bool) turns
+        it on when non-zero, and other values raise as setsockopt does."""
+        self._setOption(socket.IPPROTO_TCP, socket.TCP_NODELAY, enabled)
+
+    def getTcpKeepAlive(self) -> bool:
+        """Whether SO_KEEPALIVE is set."""
+        self._requireSocket()
+        return super().getTcpKeepAlive()
+
+    def setTcpKeepAlive(self, enabled: Any) -> None:
+        """Set SO_KEEPALIVE (values as for setTcpNoDelay)."""
+        self._setOption(socket.SOL_SOCKET, socket.SO_KEEPALIVE, enabled)
+
+    def _setOption(self, level: int, name: int, enabled: Any) -> None:
+        self._requireSocket()
+        if isinstance(enabled, int):
+            if name == socket.TCP_NODELAY:
+                super().setTcpNoDelay(enabled)
+            else:
+                super().setTcpKeepAlive(enabled)
+            return
+        # Anything else goes to setsockopt itself, for its behaviour and
+        # its errors (a bytes-like value is passed through as it is).
+        self.getHandle().setsockopt(level, name, enabled)
 
     def getHandle(self) -> socket.socket:
         """A socket object for this connection (a duplicate descriptor,
         made on first use; closing it does not close the connection)."""
+        self._requireSocket()
         if self._handle is None:
             fd = self.fileno()
             if fd < 0:
@@ -136,6 +180,15 @@ class Connection(_torsion.TCPTransport):
         """The protocol's log prefix."""
         protocol = self.protocol
         return _logPrefixOf(protocol) if protocol is not None else "-"
+
+    @property
+    def logstr(self) -> str:
+        """Twisted's attribute behind logPrefix()."""
+        return self.logPrefix()
+
+    @logstr.setter
+    def logstr(self, value: str) -> None:
+        self._logstr = value
 
     def readConnectionLost(self, reason: Failure) -> None:
         """Twisted's hook for the end of the read side (not used by torsion's
@@ -549,6 +602,7 @@ class Port:
             "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
         )
         self._realPortNumber = None
+        self._hostTuple = None
         self.connected = False
         self.disconnected = 1
         if self._native is not None:
@@ -566,7 +620,11 @@ class Port:
     def getHost(self) -> IPv4Address | IPv6Address:
         """The address the port listens on."""
         if self._hostTuple is None:
-            raise error.NotListeningError("port is not listening")
+            # Twisted's Port has no socket before it listens or once it
+            # has stopped, and says so.
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute 'socket'"
+            )
         return self._addressType("TCP", *self._hostTuple[:2])
 
     def fileno(self) -> int:
