@@ -637,7 +637,9 @@ def test_listening_port_is_reported_and_closed(pytester: pytest.Pytester) -> Non
         def test_listen(reactor):
             factory = protocol.Factory.forProtocol(protocol.Protocol)
             port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-            conftest.box["number"] = lambda: port.getHost().port
+            # Read now: once closed, a port has no host (as in Twisted).
+            number = port.getHost().port
+            conftest.box["number"] = lambda: number
         """,
         conftest=RECORDER,
     )
