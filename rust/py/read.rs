@@ -56,11 +56,8 @@ pub fn read_bytes(
     size: usize,
 ) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
     if size > READ_SIZE {
-        let (mut chunks, _) = read_direct(py, fd, size, 1)?;
-        return Ok(chunks.pop().map(|c| {
-            let full = c.as_bytes().len() == size;
-            (c, full)
-        }));
+        let (mut chunks, full) = read_direct(py, fd, size, 1)?;
+        return Ok(chunks.pop().map(|c| (c, full)));
     }
     with_buffer(|buf| match sys::recv(fd, &mut buf[..size])? {
         0 => Ok(None),

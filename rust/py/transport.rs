@@ -1003,7 +1003,8 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
 /// transport is reading: chunks left when the protocol paused it wait in
 /// `unread`; those left when it disconnects are dropped, as Twisted would
 /// never have read them. A chunk read before the protocol lowered
-/// bufferSize is cut to the new size, so that no call gets more.
+/// bufferSize goes out in pieces of the new size, so that no call gets more
+/// (each piece copied once, however small the size).
 fn deliver<'py>(
     py: Python<'py>,
     reactor: &Bound<'py, ReactorBase>,
@@ -1011,25 +1012,43 @@ fn deliver<'py>(
     hooks: &Hooks,
     mut chunks: impl Iterator<Item = Bound<'py, PyBytes>>,
 ) {
-    let mut carry: Option<Bound<'py, PyBytes>> = None;
-    while let Some(mut data) = carry.take().or_else(|| chunks.next()) {
-        let protocol = {
+    // A chunk being handed out in pieces, and where the next piece starts.
+    let mut partial: Option<(Bound<'py, PyBytes>, usize)> = None;
+    loop {
+        let (chunk, start) = match partial.take() {
+            Some(part) => part,
+            None => match chunks.next() {
+                Some(chunk) => (chunk, 0),
+                None => return,
+            },
+        };
+        let (protocol, data) = {
             let mut me = tr.borrow_mut();
             if me.disconnecting || me.aborting || me.state != ConnState::Connected {
                 return;
             }
+            let len = chunk.as_bytes().len();
             if !me.reading {
-                me.unread.push_back(data.unbind());
+                let rest = if start == 0 {
+                    chunk
+                } else {
+                    PyBytes::new(py, &chunk.as_bytes()[start..])
+                };
+                me.unread.push_back(rest.unbind());
                 me.unread.extend(chunks.map(Bound::unbind));
                 return;
             }
-            let limit = me.read_size;
-            if data.as_bytes().len() > limit {
-                let bytes = data.as_bytes();
-                carry = Some(PyBytes::new(py, &bytes[limit..]));
-                data = PyBytes::new(py, &bytes[..limit]);
-            }
-            me.protocol.as_ref().map(|p| p.bind(py).clone())
+            let end = len.min(start + me.read_size);
+            let data = if start == 0 && end == len {
+                chunk
+            } else {
+                let piece = PyBytes::new(py, &chunk.as_bytes()[start..end]);
+                if end < len {
+                    partial = Some((chunk, end));
+                }
+                piece
+            };
+            (me.protocol.as_ref().map(|p| p.bind(py).clone()), data)
         };
         let Some(protocol) = protocol else { return };
         if let Err(e) = protocol.call_method1(intern!(py, "dataReceived"), (data,)) {
