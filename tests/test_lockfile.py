@@ -50,6 +50,13 @@ def waiting_lock(impl: Any, name: str) -> tuple[Any, Any]:
     return clock, impl.defer.DeferredFilesystemLock(name, clock)
 
 
+def assert_taken(got: list[Any], lock: Any, clock: Any) -> None:
+    """The wait fired with None, the lock is held and no retry is left."""
+    assert got == [("ok", None)]
+    assert lock.locked is True
+    assert clock.getDelayedCalls() == []
+
+
 def outcome(d: Any) -> list[Any]:
     got: list[Any] = []
     d.addCallbacks(
@@ -113,9 +120,7 @@ def test_defer_until_locked_fires_at_once_when_free(impl, name):
     clock = impl.task.Clock()
     lock = impl.defer.DeferredFilesystemLock(name, clock)
     got = outcome(lock.deferUntilLocked())
-    assert got == [("ok", None)]
-    assert lock.locked is True
-    assert clock.getDelayedCalls() == []
+    assert_taken(got, lock, clock)
 
 
 def test_defer_until_locked_retries_every_interval(impl, name):
@@ -137,9 +142,7 @@ def test_defer_until_locked_retries_every_interval(impl, name):
     clock.advance(0.5)
     assert got == []
     clock.advance(0.5)
-    assert got == [("ok", None)]
-    assert lock.locked is True
-    assert clock.getDelayedCalls() == []
+    assert_taken(got, lock, clock)
 
 
 def test_defer_until_locked_times_out(impl, name):
@@ -173,9 +176,7 @@ def test_last_try_at_the_timeout_can_still_succeed(impl, name):
     got = outcome(lock.deferUntilLocked(timeout=0.5))
     os.remove(name)
     clock.advance(0.5)
-    assert got == [("ok", None)]
-    assert lock.locked is True
-    assert clock.getDelayedCalls() == []
+    assert_taken(got, lock, clock)
 
 
 def test_cancel_stops_the_retries(impl, name):

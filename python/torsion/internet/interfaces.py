@@ -12,6 +12,7 @@ works unchanged with torsion.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from zope.interface import Attribute, Interface
@@ -155,13 +156,18 @@ class IResolver(IResolverSimple):
         """Perform a zone transfer (AXFR)."""
 
 
+@dataclass(frozen=True, init=False)
 class _Binding:
     """How to bind a socket locally: address (None or "" for every
     interface), port, and whether to set SO_REUSEADDR and SO_REUSEPORT.
     Made by ``torsion.internet.tcp.makeBinding``; immutable, compared and
-    hashed by value, as Twisted's attrs class is."""
+    hashed by value, as Twisted's attrs class is (whose constructor, like
+    this one, takes the names without their underscore)."""
 
-    __slots__ = ("_address", "_port", "_reuseAddress", "_reusePort")
+    _address: str | None
+    _port: int
+    _reuseAddress: bool
+    _reusePort: bool
 
     def __init__(
         self,
@@ -170,34 +176,10 @@ class _Binding:
         reuseAddress: bool = False,
         reusePort: bool = False,
     ) -> None:
-        for name, value in zip(
-            self.__slots__, (address, port, reuseAddress, reusePort), strict=True
-        ):
-            object.__setattr__(self, name, value)
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __repr__(self) -> str:
-        fields = ", ".join(
-            f"{name}={value!r}"
-            for name, value in zip(self.__slots__, self._fields(), strict=True)
-        )
-        return f"_Binding({fields})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self._fields()))
+        object.__setattr__(self, "_address", address)
+        object.__setattr__(self, "_port", port)
+        object.__setattr__(self, "_reuseAddress", reuseAddress)
+        object.__setattr__(self, "_reusePort", reusePort)
 
 
 def Binding(binding: _Binding) -> _Binding:

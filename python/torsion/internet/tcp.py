@@ -11,6 +11,7 @@ import errno
 import os
 import socket
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from zope.interface import implementer
@@ -134,7 +135,9 @@ class Connection(_torsion.TCPTransport):
     def setTcpNoDelay(self, enabled: Any) -> None:
         """Set TCP_NODELAY; like socket.setsockopt, an int (or bool) turns
         it on when non-zero, and other values raise as setsockopt does."""
-        self._setOption(socket.IPPROTO_TCP, socket.TCP_NODELAY, enabled)
+        self._setOption(
+            super().setTcpNoDelay, socket.IPPROTO_TCP, socket.TCP_NODELAY, enabled
+        )
 
     def getTcpKeepAlive(self) -> bool:
         """Whether SO_KEEPALIVE is set."""
@@ -143,15 +146,17 @@ class Connection(_torsion.TCPTransport):
 
     def setTcpKeepAlive(self, enabled: Any) -> None:
         """Set SO_KEEPALIVE (values as for setTcpNoDelay)."""
-        self._setOption(socket.SOL_SOCKET, socket.SO_KEEPALIVE, enabled)
+        self._setOption(
+            super().setTcpKeepAlive, socket.SOL_SOCKET, socket.SO_KEEPALIVE, enabled
+        )
 
-    def _setOption(self, level: int, name: int, enabled: Any) -> None:
+    def _setOption(
+        self, native: Callable[[Any], None], level: int, name: int, enabled: Any
+    ) -> None:
+        """An int goes to the native setter (``native``)."""
         self._requireSocket()
         if isinstance(enabled, int):
-            if name == socket.TCP_NODELAY:
-                super().setTcpNoDelay(enabled)
-            else:
-                super().setTcpKeepAlive(enabled)
+            native(enabled)
             return
         # Anything else goes to setsockopt itself, for its behaviour and
         # its errors (a bytes-like value is passed through as it is).
