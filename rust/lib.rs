@@ -12,5 +12,6 @@ fn _torsion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::transport::TCPTransport>()?;
     m.add_class::<py::port::ListeningPort>()?;
     m.add_function(wrap_pyfunction!(py::dispatch::_dispatching, m)?)?;
+    m.add_function(wrap_pyfunction!(py::fast_write::_install_fast_write, m)?)?;
     Ok(())
 }

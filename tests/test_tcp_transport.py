@@ -101,6 +101,57 @@ def test_write_accepts_bytes_only(flavor, bad):
     stop_listening(flavor.reactor, port)
 
 
+def test_write_call_forms(flavor):
+    """write(data=...) sends as write(data) does; a call with no data, two
+    values or an unknown keyword raises Python's TypeError for it and sends
+    nothing. (torsion defines write on each concrete transport class, so
+    these forms are checked on the classes the reactor really uses.)"""
+    outcome = []
+    received = []
+
+    def attempt(call):
+        try:
+            call()
+        except TypeError as e:
+            outcome.append(str(e).split(".", 1)[-1])
+
+    class Client(flavor.protocol.Protocol):
+        def connectionMade(self):
+            t = self.transport
+            t.write(data=b"keyword ")
+            attempt(lambda: t.write())
+            attempt(lambda: t.write(b"x", data=b"y"))
+            attempt(lambda: t.write(dat=b"z"))
+            t.write(b"positional")
+            t.loseConnection()
+
+    port = pair(flavor, collector(flavor, received), Client)
+    spin(flavor.reactor, lambda: received)
+    assert outcome == [
+        "write() missing 1 required positional argument: 'data'",
+        "write() got multiple values for argument 'data'",
+        "write() got an unexpected keyword argument 'dat'",
+    ]
+    assert received == [(b"keyword positional", flavor.error.ConnectionDone)]
+    stop_listening(flavor.reactor, port)
+
+
+def test_concrete_transport_classes_define_write():
+    """Server and Client each define write themselves (CPython 3.11 calls a
+    C method directly only for instances of the class that defines it);
+    other classes are refused."""
+    from torsion import _torsion
+    from torsion.internet import tcp
+
+    assert "write" in vars(tcp.Server)
+    assert "write" in vars(tcp.Client)
+    assert vars(tcp.Server)["write"].__doc__ == "Queues `data` (bytes only) to be sent."
+    with pytest.raises(TypeError, match="takes a subclass of TCPTransport"):
+        _torsion._install_fast_write(_torsion.TCPTransport)
+    with pytest.raises(TypeError, match="takes a subclass of TCPTransport"):
+        _torsion._install_fast_write(int)
+
+
 def test_write_sequence(flavor):
     """writeSequence sends its items in order; an item that is not bytes
     raises TypeError before anything of that call is queued."""

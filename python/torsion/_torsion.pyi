@@ -11,6 +11,7 @@ __all__ = [
     "ReactorBase",
     "TCPTransport",
     "_dispatching",
+    "_install_fast_write",
 ]
 
 @final
@@ -149,3 +150,4 @@ class ListeningPort:
     def fileno(self) -> int: ...
 
 def _dispatching() -> Any: ...
+def _install_fast_write(cls: type[TCPTransport]) -> None: ...

@@ -58,14 +58,22 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
     }
 
     /// Marks `n` bytes from the front as sent.
-    pub fn consume(&mut self, mut n: usize) {
+    pub fn consume(&mut self, n: usize) {
+        self.consume_into(n, drop);
+    }
+
+    /// Marks `n` bytes from the front as sent, handing each buffer sent in
+    /// full to `sent` (so that its owner can reuse it).
+    pub fn consume_into(&mut self, mut n: usize, mut sent: impl FnMut(B)) {
         assert!(n <= self.len, "consumed more than queued");
         self.len -= n;
         while n > 0 {
             let front_left = self.bufs[0].as_ref().len() - self.head_offset;
             if n >= front_left {
                 n -= front_left;
-                self.bufs.pop_front();
+                if let Some(buf) = self.bufs.pop_front() {
+                    sent(buf);
+                }
                 self.head_offset = 0;
             } else {
                 self.head_offset += n;
@@ -96,13 +104,21 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
     /// Sends with `send` until the queue is empty or `send` would block.
     /// Returns the bytes sent; an error other than `WouldBlock` is returned
     /// only if nothing was sent in this call.
-    pub fn flush_with<F>(&mut self, mut send: F) -> io::Result<usize>
+    pub fn flush_with<F>(&mut self, send: F) -> io::Result<usize>
+    where
+        F: FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+    {
+        self.flush_into(send, drop)
+    }
+
+    /// `flush_with`, handing each buffer sent in full to `sent`.
+    pub fn flush_into<F>(&mut self, mut send: F, mut released: impl FnMut(B)) -> io::Result<usize>
     where
         F: FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     {
         let mut total = 0;
         while !self.is_empty() {
-            let sent = {
+            let n_sent = {
                 let result = if self.bufs.len() == 1 {
                     // One buffer (a reply written in one piece): spares
                     // filling the whole iovec array.
@@ -124,11 +140,11 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
                     }
                 }
             };
-            if sent == 0 {
+            if n_sent == 0 {
                 break;
             }
-            self.consume(sent);
-            total += sent;
+            self.consume_into(n_sent, &mut released);
+            total += n_sent;
         }
         Ok(total)
     }

@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::core::sys;
+use crate::py::spare_bytes;
 
 /// Twisted's default bufferSize: the most one `dataReceived` gets, and the
 /// size of the reused read buffer.
@@ -61,7 +62,7 @@ pub fn read_bytes(
     }
     with_buffer(|buf| match sys::recv(fd, &mut buf[..size])? {
         0 => Ok(None),
-        n => Ok(Some((PyBytes::new(py, &buf[..n]), n == size))),
+        n => Ok(Some((spare_bytes::bytes_from(py, &buf[..n]), n == size))),
     })
 }
 
@@ -117,6 +118,9 @@ fn read_direct(
 }
 
 fn new_uninit_bytes(py: Python<'_>, size: usize) -> io::Result<Bound<'_, PyBytes>> {
+    if let Some(spare) = spare_bytes::take(py, size) {
+        return Ok(spare);
+    }
     let len = ffi::Py_ssize_t::try_from(size)
         .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "bufferSize too large"))?;
     // SAFETY: with a null pointer CPython allocates an uninitialised bytes

@@ -13,7 +13,6 @@ use mio::Interest;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyInt};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -23,6 +22,7 @@ use crate::py::dispatch::{os_error, Dispatching, Hooks};
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::read::{self, READ_SIZE};
 use crate::py::relay;
+use crate::py::spare_bytes;
 
 /// Writes at least this large are tried at once (see `try_send_now`).
 const SEND_AT_ONCE_MIN: usize = 16384;
@@ -32,14 +32,14 @@ pub const HIGH_WATER: usize = 65536;
 /// A queued buffer: a caller's bytes object (never copied), or bytes the
 /// relay read and could not send at once.
 pub enum Chunk {
-    Py(PyBackedBytes),
+    Py(Py<PyBytes>),
     Owned(Box<[u8]>),
 }
 
 impl AsRef<[u8]> for Chunk {
     fn as_ref(&self) -> &[u8] {
         match self {
-            Chunk::Py(b) => b.as_ref(),
+            Chunk::Py(b) => spare_bytes::contents_of(b),
             Chunk::Owned(b) => b,
         }
     }
@@ -191,8 +191,29 @@ impl TCPTransport {
         false
     }
 
+    /// `write`'s work, shared by the method PyO3 generates and the one
+    /// `fast_write` installs on the concrete transport classes.
+    pub(crate) fn write_data(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let bytes = data_must_be_bytes(data)?;
+        let pause = {
+            let mut me = slf.borrow_mut();
+            if !me.accepts_writes() || bytes.as_bytes().is_empty() {
+                return Ok(());
+            }
+            if Self::try_send_now(slf, &mut me, bytes) {
+                return Ok(());
+            }
+            Self::producer_to_pause(&mut me, py)
+        };
+        if let Some(p) = pause {
+            p.bind(py).call_method0(intern!(py, "pauseProducing"))?;
+        }
+        Ok(())
+    }
+
     fn queue_bytes(me: &mut Self, data: &Bound<'_, PyBytes>) {
-        me.queue.push(Chunk::Py(PyBackedBytes::from(data.clone())));
+        me.queue.push(Chunk::Py(data.clone().unbind()));
     }
 
     /// The producer to pause if the queue passed the high-water mark.
@@ -293,22 +314,7 @@ impl TCPTransport {
 
     /// Queues `data` (bytes only) to be sent.
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let bytes = data_must_be_bytes(data)?;
-        let pause = {
-            let mut me = slf.borrow_mut();
-            if !me.accepts_writes() || bytes.as_bytes().is_empty() {
-                return Ok(());
-            }
-            if Self::try_send_now(slf, &mut me, bytes) {
-                return Ok(());
-            }
-            Self::producer_to_pause(&mut me, py)
-        };
-        if let Some(p) = pause {
-            p.bind(py).call_method0(intern!(py, "pauseProducing"))?;
-        }
-        Ok(())
+        Self::write_data(slf, data)
     }
 
     /// Queues each bytes object of `iovec`, in order.
@@ -1051,7 +1057,9 @@ fn deliver<'py>(
             (me.protocol.as_ref().map(|p| p.bind(py).clone()), data)
         };
         let Some(protocol) = protocol else { return };
-        if let Err(e) = protocol.call_method1(intern!(py, "dataReceived"), (data,)) {
+        let received = protocol.call_method1(intern!(py, "dataReceived"), (&data,));
+        spare_bytes::give_back(data);
+        if let Err(e) = received {
             hooks.report(py, e.clone_ref(py), None);
             let failure = hooks.failure_of(py, &e);
             close(py, reactor, tr, &failure, true);
@@ -1164,7 +1172,15 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
             return;
         }
         let fd = me.fd;
-        match me.queue.flush_with(|iov| sys::send_vectored(fd, iov)) {
+        let sent = me.queue.flush_into(
+            |iov| sys::send_vectored(fd, iov),
+            |chunk| {
+                if let Chunk::Py(b) = chunk {
+                    spare_bytes::give_back(b.into_bound(py));
+                }
+            },
+        );
+        match sent {
             Err(_) => AfterFlush::Lost,
             Ok(_) if !me.queue.is_empty() => AfterFlush::Nothing,
             Ok(_) => {

@@ -292,6 +292,12 @@ def _setReuseOptions(skt: socket.socket, binding: _Binding) -> None:
         skt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 
 
+# Each concrete class gets its own ``write`` so that CPython can call it
+# directly from ``self.transport.write(data)`` (see rust/py/fast_write.rs).
+_torsion._install_fast_write(Server)
+_torsion._install_fast_write(Client)
+
+
 class _ClientAttempt:
     """One connection attempt for a Connector: resolves the host, starts a
     non-blocking connect and hands the socket to the Rust transport."""
