@@ -72,24 +72,27 @@ unsafe extern "C" fn write_fastcall(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    Python::attach(|py| {
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: see the function's contract.
-            unsafe { call(py, slf, args, nargs, kwnames) }
-        }));
-        let result = result.unwrap_or_else(|_| {
-            Err(PanicException::new_err(
-                "torsion panicked in TCPTransport.write",
-            ))
-        });
-        match result {
-            Ok(obj) => obj,
-            Err(e) => {
-                e.restore(py);
-                std::ptr::null_mut()
-            }
+    // SAFETY: CPython calls methods with the thread attached. (Not
+    // `Python::attach`: its bookkeeping, two thread-local accesses per
+    // call, only matters to code that drops `Py` handles, which then defer
+    // their decrefs to PyO3's pool; nothing on this path does.)
+    let py = unsafe { Python::assume_attached() };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: see the function's contract.
+        unsafe { call(py, slf, args, nargs, kwnames) }
+    }));
+    let result = result.unwrap_or_else(|_| {
+        Err(PanicException::new_err(
+            "torsion panicked in TCPTransport.write",
+        ))
+    });
+    match result {
+        Ok(obj) => obj,
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
         }
-    })
+    }
 }
 
 /// # Safety

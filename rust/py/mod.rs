@@ -4,6 +4,7 @@ pub mod delayed_call;
 pub mod dispatch;
 pub mod fast_write;
 pub mod fd_readers;
+pub mod gil_cell;
 pub mod port;
 pub mod reactor;
 pub mod read;

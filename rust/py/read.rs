@@ -13,7 +13,6 @@
 //! than 256 KiB (0.88x of them, probably as 512 KiB read and then sent no
 //! longer stays in the core's 512 KiB of L2 cache).
 
-use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::os::fd::RawFd;
 
@@ -22,6 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::core::sys;
+use crate::py::gil_cell::GilCell;
 use crate::py::spare_bytes;
 
 /// Twisted's default bufferSize: the most one `dataReceived` gets, and the
@@ -33,9 +33,8 @@ pub const BATCH_BYTES: usize = 4 * READ_SIZE;
 /// ...and at most this many chunks.
 pub const BATCH: usize = 4;
 
-thread_local! {
-    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
-}
+/// Allocated on first use.
+static READ_BUF: GilCell<Vec<u8>> = GilCell::new(Vec::new());
 
 unsafe extern "C" {
     // Documented in CPython's C API ("Bytes Objects"); PyO3 does not
@@ -43,9 +42,15 @@ unsafe extern "C" {
     fn _PyBytes_Resize(bytes: *mut *mut ffi::PyObject, newsize: ffi::Py_ssize_t) -> i32;
 }
 
-/// Runs `f` on the reused read buffer (READ_SIZE bytes).
-pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    READ_BUF.with(|cell| f(&mut cell.borrow_mut()))
+/// Runs `f`, which must not run Python code, on the reused read buffer
+/// (READ_SIZE bytes).
+pub fn with_buffer<R>(py: Python<'_>, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_BUF.with(py, |buf| {
+        if buf.is_empty() {
+            buf.resize(READ_SIZE, 0);
+        }
+        f(buf)
+    })
 }
 
 /// One recv of at most `size` bytes on `fd`: `Ok(None)` at end of stream,
@@ -60,7 +65,7 @@ pub fn read_bytes(
         let (mut chunks, full) = read_direct(py, fd, size, 1)?;
         return Ok(chunks.pop().map(|c| (c, full)));
     }
-    with_buffer(|buf| match sys::recv(fd, &mut buf[..size])? {
+    with_buffer(py, |buf| match sys::recv(fd, &mut buf[..size])? {
         0 => Ok(None),
         n => Ok(Some((spare_bytes::bytes_from(py, &buf[..n]), n == size))),
     })

@@ -15,12 +15,13 @@
 //! allocation is at least that), so a refill never writes past what the
 //! object was allocated with.
 
-use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+
+use crate::py::gil_cell::GilCell;
 
 /// Shorter objects come from CPython's small-object allocator, which is
 /// cheap enough.
@@ -35,20 +36,7 @@ struct Spare {
     capacity: usize,
 }
 
-struct Spares(UnsafeCell<Vec<Spare>>);
-
-// SAFETY: the list is reached only through `with_spares`, which takes a
-// `Python` token: the GIL is held (the module does not declare itself free
-// of the GIL), so one thread at a time, and the closures given to it run no
-// Python code, so a second borrow cannot start inside the first.
-unsafe impl Sync for Spares {}
-
-static SPARES: Spares = Spares(UnsafeCell::new(Vec::new()));
-
-fn with_spares<R>(_py: Python<'_>, f: impl FnOnce(&mut Vec<Spare>) -> R) -> R {
-    // SAFETY: see `impl Sync for Spares`.
-    f(unsafe { &mut *SPARES.0.get() })
-}
+static SPARES: GilCell<Vec<Spare>> = GilCell::new(Vec::new());
 
 /// A bytes object holding a copy of `data`, a kept one if one fits.
 pub fn bytes_from<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
@@ -72,7 +60,7 @@ pub fn take(py: Python<'_>, len: usize) -> Option<Bound<'_, PyBytes>> {
     if !(MIN_LEN..=MAX_LEN).contains(&len) {
         return None;
     }
-    let spare = with_spares(py, |spares| {
+    let spare = SPARES.with(py, |spares| {
         let at = spares
             .iter()
             .rposition(|s| s.capacity >= len && s.capacity - len <= s.capacity / 4)?;
@@ -112,7 +100,7 @@ pub fn give_back(obj: Bound<'_, PyBytes>) {
     }
     // A full list drops `obj` inside the closure: freeing a bytes object
     // runs no Python code.
-    with_spares(py, |spares| {
+    SPARES.with(py, |spares| {
         if spares.len() < MAX_SPARES {
             spares.push(Spare {
                 obj: NonNull::new(obj.into_ptr()).expect("a Bound is never null"),

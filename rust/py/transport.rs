@@ -18,7 +18,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::sys;
 use crate::core::write_queue::WriteQueue;
-use crate::py::dispatch::{os_error, Dispatching, Hooks};
+use crate::py::dispatch::{os_error, Dispatching};
 use crate::py::reactor::{ReactorBase, Source};
 use crate::py::read::{self, READ_SIZE};
 use crate::py::relay;
@@ -906,9 +906,7 @@ fn finish_connect(
     let on_connect = tr.borrow_mut().on_connect.take();
     if let Some(cb) = on_connect {
         if let Err(e) = cb.bind(py).call1((py.None(),)) {
-            hooks.report(py, e.clone_ref(py), None);
-            let failure = hooks.failure_of(py, &e);
-            close(py, reactor, tr, &failure, true);
+            callback_failed(py, reactor, tr, &e);
             return;
         }
     }
@@ -942,9 +940,6 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
     if let Some(partner) = partner {
         return relay_readable(py, reactor, tr, partner.bind(py), fd, peer_closed);
     }
-    let Ok(hooks) = reactor.borrow().hooks() else {
-        return;
-    };
     if has_unread {
         // Resumed after pausing in the middle of a batch: the rest of it
         // comes first. The socket is read next turn (edge-triggered: data
@@ -955,7 +950,6 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
             py,
             reactor,
             tr,
-            &hooks,
             unread.into_iter().map(|b| b.into_bound(py)),
         );
         return;
@@ -974,7 +968,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
                 if full || peer_closed {
                     reactor.borrow_mut().ready.push(tr.clone().unbind());
                 }
-                deliver(py, reactor, tr, &hooks, chunks.into_iter());
+                deliver(py, reactor, tr, chunks.into_iter());
                 let wrote = {
                     let mut me = tr.borrow_mut();
                     me.batching = false;
@@ -986,7 +980,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
                     flush(py, reactor, tr);
                 }
             }
-            other => read_ended(py, reactor, tr, &hooks, other.map(|_| ())),
+            other => read_ended(py, reactor, tr, other.map(|_| ())),
         }
         return;
     }
@@ -998,10 +992,10 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
                 // edge-triggered poller will not say so again.
                 reactor.borrow_mut().ready.push(tr.clone().unbind());
             }
-            deliver(py, reactor, tr, &hooks, std::iter::once(data));
+            deliver(py, reactor, tr, std::iter::once(data));
         }
-        Ok(None) => read_ended(py, reactor, tr, &hooks, Ok(())),
-        Err(e) => read_ended(py, reactor, tr, &hooks, Err(e)),
+        Ok(None) => read_ended(py, reactor, tr, Ok(())),
+        Err(e) => read_ended(py, reactor, tr, Err(e)),
     }
 }
 
@@ -1015,7 +1009,6 @@ fn deliver<'py>(
     py: Python<'py>,
     reactor: &Bound<'py, ReactorBase>,
     tr: &Bound<'py, TCPTransport>,
-    hooks: &Hooks,
     mut chunks: impl Iterator<Item = Bound<'py, PyBytes>>,
 ) {
     // A chunk being handed out in pieces, and where the next piece starts.
@@ -1060,9 +1053,7 @@ fn deliver<'py>(
         let received = protocol.call_method1(intern!(py, "dataReceived"), (&data,));
         spare_bytes::give_back(data);
         if let Err(e) = received {
-            hooks.report(py, e.clone_ref(py), None);
-            let failure = hooks.failure_of(py, &e);
-            close(py, reactor, tr, &failure, true);
+            callback_failed(py, reactor, tr, &e);
             return;
         }
     }
@@ -1074,18 +1065,37 @@ fn read_ended(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, TCPTransport>,
-    hooks: &Hooks,
     read: std::io::Result<()>,
 ) {
     tr.borrow_mut().last_read_full = false;
-    match read {
-        Ok(()) => on_eof(py, reactor, tr, hooks),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-        Err(_) => {
-            let reason = hooks.reason_lost.bind(py).clone();
-            close(py, reactor, tr, &reason, true);
-        }
+    if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+        return;
     }
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    if read.is_ok() {
+        on_eof(py, reactor, tr, &hooks);
+    } else {
+        let reason = hooks.reason_lost.bind(py).clone();
+        close(py, reactor, tr, &reason, true);
+    }
+}
+
+/// A protocol callback raised `e`: logged, and the connection closed with
+/// it as the reason, as Twisted does.
+fn callback_failed(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    e: &PyErr,
+) {
+    let Ok(hooks) = reactor.borrow().hooks() else {
+        return;
+    };
+    hooks.report(py, e.clone_ref(py), None);
+    let failure = hooks.failure_of(py, e);
+    close(py, reactor, tr, &failure, true);
 }
 
 /// One read on a relaying transport, forwarded to its partner.
@@ -1097,7 +1107,7 @@ fn relay_readable(
     fd: RawFd,
     peer_closed: bool,
 ) {
-    let read = read::with_buffer(|buf| match sys::recv(fd, buf) {
+    let read = read::with_buffer(py, |buf| match sys::recv(fd, buf) {
         Ok(0) => Ok((0, false)),
         Ok(n) => Ok((n, relay::send_or_queue(partner, &buf[..n]))),
         Err(e) => Err(e),
@@ -1141,9 +1151,7 @@ fn on_eof(
         let p = p.bind(py);
         if hooks.is_half_closeable(py, p) {
             if let Err(e) = p.call_method0(intern!(py, "readConnectionLost")) {
-                hooks.report(py, e.clone_ref(py), None);
-                let failure = hooks.failure_of(py, &e);
-                close(py, reactor, tr, &failure, true);
+                callback_failed(py, reactor, tr, &e);
             }
             return;
         }
@@ -1205,6 +1213,9 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
     if let Some(partner) = drained_partner {
         relay::drained(reactor, partner.bind(py));
     }
+    if matches!(after, AfterFlush::Nothing) {
+        return;
+    }
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
@@ -1220,9 +1231,7 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
         }
         AfterFlush::ResumeProducer(p) => {
             if let Err(e) = p.bind(py).call_method0(intern!(py, "resumeProducing")) {
-                hooks.report(py, e.clone_ref(py), None);
-                let failure = hooks.failure_of(py, &e);
-                close(py, reactor, tr, &failure, true);
+                callback_failed(py, reactor, tr, &e);
             }
         }
         AfterFlush::HalfClose(fd, protocol) => {
@@ -1235,9 +1244,7 @@ pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TC
                 let p = p.bind(py);
                 if hooks.is_half_closeable(py, p) {
                     if let Err(e) = p.call_method0(intern!(py, "writeConnectionLost")) {
-                        hooks.report(py, e.clone_ref(py), None);
-                        let failure = hooks.failure_of(py, &e);
-                        close(py, reactor, tr, &failure, true);
+                        callback_failed(py, reactor, tr, &e);
                     }
                 }
             }
