@@ -110,7 +110,10 @@ fn read_direct(
         sys::recv_vectored(fd, &mut iov)?
     };
     let used = n.div_ceil(size);
-    chunks.truncate(used);
+    // Chunks the read did not reach go back for later reads.
+    for unused in chunks.drain(used..) {
+        spare_bytes::give_back(unused);
+    }
     let tail = n - used.saturating_sub(1) * size;
     if let Some(last) = chunks.pop() {
         chunks.push(if tail < size {
