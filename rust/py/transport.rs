@@ -77,6 +77,10 @@ pub struct TCPTransport {
     writing: bool,
     /// Queued in the reactor's dirty list and not flushed since.
     pub(crate) in_dirty: bool,
+    /// Set while `on_event` handles a readable and writable event: it
+    /// flushes the transport right after the read, so writes made meanwhile
+    /// need not join the reactor's dirty list.
+    flush_follows: bool,
     pub(crate) disconnecting: bool,
     pub(crate) aborting: bool,
     pub(crate) write_disconnecting: bool,
@@ -115,7 +119,7 @@ impl TCPTransport {
     /// Queues a flush before the next poll (Twisted's startWriting).
     pub(crate) fn schedule_flush(slf: &Bound<'_, Self>, me: &mut Self) {
         me.writing = true;
-        if !me.in_dirty {
+        if !me.in_dirty && !me.flush_follows {
             me.in_dirty = true;
             me.reactor
                 .bind(slf.py())
@@ -266,6 +270,7 @@ impl TCPTransport {
             batching: false,
             writing: false,
             in_dirty: false,
+            flush_follows: false,
             disconnecting: false,
             aborting: false,
             write_disconnecting: false,
@@ -851,17 +856,27 @@ pub fn on_event(
 ) {
     // (on_readable, flush, finish_connect and close each mark `tr` as the
     // selectable being handled, for the log context.)
-    let state = tr.borrow().state;
-    if closed_or_error {
-        tr.borrow_mut().peer_closed = true;
-    }
+    let read = readable || closed_or_error;
+    let state = {
+        let mut me = tr.borrow_mut();
+        if closed_or_error {
+            me.peer_closed = true;
+        }
+        me.flush_follows = read && writable && me.state == ConnState::Connected;
+        me.state
+    };
     match state {
         ConnState::Connecting => finish_connect(py, reactor, tr, readable),
         ConnState::Connected => {
-            if readable || closed_or_error {
+            if read {
                 on_readable(py, reactor, tr);
             }
-            if writable && tr.borrow().is_writing() {
+            let flush_now = writable && {
+                let mut me = tr.borrow_mut();
+                me.flush_follows = false;
+                me.is_writing()
+            };
+            if flush_now {
                 flush(py, reactor, tr);
             }
         }
