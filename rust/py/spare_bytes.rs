@@ -1,5 +1,6 @@
-//! Bytes objects that `dataReceived` gave back unshared, kept to carry the
-//! next reads instead of being freed while a new one is allocated.
+//! Bytes objects that came back unshared from `dataReceived` or from the
+//! write queue, kept to carry the next reads instead of being freed while
+//! a new one is allocated.
 //!
 //! A bytes object of more than 479 bytes does not fit CPython's small-object
 //! allocator and comes from malloc, and glibc serves sizes above its
