@@ -99,16 +99,20 @@ pub fn give_back(obj: Bound<'_, PyBytes>) {
     if refcnt != 1 || !exact || !(MIN_LEN..=MAX_LEN).contains(&len) {
         return;
     }
-    // A full list drops `obj` inside the closure: freeing a bytes object
-    // runs no Python code.
-    SPARES.with(py, |spares| {
-        if spares.len() < MAX_SPARES {
-            spares.push(Spare {
-                obj: NonNull::new(obj.into_ptr()).expect("a Bound is never null"),
-                capacity: len,
-            });
-        }
+    let evicted = SPARES.with(py, |spares| {
+        // A full list lets its oldest object go: kept objects whose size no
+        // read asks for would otherwise block the list for good.
+        let oldest = (spares.len() == MAX_SPARES).then(|| spares.remove(0));
+        spares.push(Spare {
+            obj: NonNull::new(obj.into_ptr()).expect("a Bound is never null"),
+            capacity: len,
+        });
+        oldest
     });
+    if let Some(old) = evicted {
+        // SAFETY: the list held the only reference, which is now ours.
+        drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, old.obj.as_ptr()) });
+    }
 }
 
 /// The contents of a bytes object, read without the GIL.
