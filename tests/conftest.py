@@ -34,6 +34,19 @@ def _torsion_namespace() -> types.SimpleNamespace:
     )
 
 
+def framework_modules(root: str, **paths: str) -> types.SimpleNamespace:
+    """A namespace for ``root`` ("torsion" or "twisted"): ``name`` is
+    ``root``, and each keyword is the module ``root.<path>``, e.g.
+    ``framework_modules("twisted", defer="internet.defer").defer``."""
+    return types.SimpleNamespace(
+        name=root,
+        **{
+            key: importlib.import_module(f"{root}.{path}")
+            for key, path in paths.items()
+        },
+    )
+
+
 def _twisted_namespace() -> types.SimpleNamespace:
     from twisted.internet.epollreactor import EPollReactor
 

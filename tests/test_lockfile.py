@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_until
+from conftest import framework_modules, run_until
 
 
 @pytest.fixture(params=["twisted", "torsion"])
 def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
-    root = request.param
-    return types.SimpleNamespace(
-        name=root,
-        lockfile=importlib.import_module(f"{root}.python.lockfile"),
-        defer=importlib.import_module(f"{root}.internet.defer"),
-        task=importlib.import_module(f"{root}.internet.task"),
-        error=importlib.import_module(f"{root}.internet.error"),
+    return framework_modules(
+        request.param,
+        lockfile="python.lockfile",
+        defer="internet.defer",
+        task="internet.task",
+        error="internet.error",
     )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import pickle
 import types
 from typing import Any
 
 import pytest
+from conftest import framework_modules
 from torsion.application import service as tservice
 from torsion.internet import defer as tdefer
 from torsion.internet.testing import flushLoggedErrors
@@ -18,11 +18,8 @@ from zope.interface.verify import verifyObject
 @pytest.fixture(params=["torsion", "twisted"])
 def app(request: pytest.FixtureRequest) -> types.SimpleNamespace:
     """The application.service and defer modules of torsion or Twisted."""
-    name = request.param
-    return types.SimpleNamespace(
-        name=name,
-        service=importlib.import_module(f"{name}.application.service"),
-        defer=importlib.import_module(f"{name}.internet.defer"),
+    return framework_modules(
+        request.param, service="application.service", defer="internet.defer"
     )
 
 

@@ -2,10 +2,10 @@
 //!
 //! No `dataReceived` call gets more than the transport's bufferSize
 //! (Twisted's, 64 KiB by default). A read goes through a reused buffer and
-//! is copied into a bytes object of its exact size (small objects come from
-//! Python's allocator). After a read that filled bufferSize, more is likely
-//! waiting (a stream): the next read is one readv straight into fresh bytes
-//! objects, up to 256 KiB in all, so that a stream costs one read and, for
+//! is copied into a bytes object of its exact size (a spare one when one
+//! fits, see spare_bytes.rs). On a stream (the transport decides: a read of
+//! half a bufferSize or more) the next read is one readv straight into
+//! bytes objects, up to 256 KiB in all, so that a stream costs one read and, for
 //! an echo, one send per 256 KiB, as uvloop's 256 KB reads do, while each
 //! call still gets bufferSize at most. Measured on a streaming echo (4
 //! connections, server CPU per byte, 6 interleaved rounds): 64 KiB reads

@@ -1094,18 +1094,25 @@ fn read_ended(
     read: std::io::Result<()>,
 ) {
     tr.borrow_mut().in_stream = false;
-    if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
-        return;
+    match read {
+        Ok(()) => {
+            let Ok(hooks) = reactor.borrow().hooks() else {
+                return;
+            };
+            on_eof(py, reactor, tr, &hooks);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(_) => close_lost(py, reactor, tr),
     }
+}
+
+/// Closes `tr` after a socket error: the reason is ConnectionLost.
+fn close_lost(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, TCPTransport>) {
     let Ok(hooks) = reactor.borrow().hooks() else {
         return;
     };
-    if read.is_ok() {
-        on_eof(py, reactor, tr, &hooks);
-    } else {
-        let reason = hooks.reason_lost.bind(py).clone();
-        close(py, reactor, tr, &reason, true);
-    }
+    let reason = hooks.reason_lost.bind(py).clone();
+    close(py, reactor, tr, &reason, true);
 }
 
 /// A protocol callback raised `e`: logged, and the connection closed with
@@ -1138,15 +1145,11 @@ fn relay_readable(
         Ok(n) => Ok((n, relay::send_or_queue(partner, &buf[..n]))),
         Err(e) => Err(e),
     });
-    let Ok(hooks) = reactor.borrow().hooks() else {
-        return;
-    };
     match read {
         Ok((0, _)) => relay::read_eof(py, reactor, tr, partner),
         Ok((n, partner_failed)) => {
             if partner_failed {
-                let reason = hooks.reason_lost.bind(py).clone();
-                close(py, reactor, partner, &reason, true);
+                close_lost(py, reactor, partner);
                 return;
             }
             relay::throttle_if_full(tr, partner);
@@ -1155,10 +1158,7 @@ fn relay_readable(
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-        Err(_) => {
-            let reason = hooks.reason_lost.bind(py).clone();
-            close(py, reactor, tr, &reason, true);
-        }
+        Err(_) => close_lost(py, reactor, tr),
     }
 }
 
