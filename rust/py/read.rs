@@ -4,14 +4,13 @@
 //! (Twisted's, 64 KiB by default). A read goes through a reused buffer and
 //! is copied into a bytes object of its exact size (a spare one when one
 //! fits, see spare_bytes.rs). On a stream (the transport decides: a read of
-//! half a bufferSize or more) the next read is one readv straight into
-//! bytes objects, up to 256 KiB in all, so that a stream costs one read and, for
-//! an echo, one send per 256 KiB, as uvloop's 256 KB reads do, while each
-//! call still gets bufferSize at most. Measured on a streaming echo (4
+//! half a bufferSize or more) reads go straight into bytes objects of
+//! bufferSize instead, up to 256 KiB per turn: in one readv for a protocol
+//! that only consumes, one chunk at a time for one that answers (see
+//! `read_stream` in transport.rs). Measured on a streaming echo (4
 //! connections, server CPU per byte, 6 interleaved rounds): 64 KiB reads
-//! reached 0.85x uvloop, the batch 0.93x; batches of 512 KiB were slower
-//! than 256 KiB (0.88x of them, probably as 512 KiB read and then sent no
-//! longer stays in the core's 512 KiB of L2 cache).
+//! through the copying path reached 0.85x uvloop, 256 KiB readv 0.93x;
+//! readv of 512 KiB were slower than 256 KiB (0.88x of them).
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::RawFd;
@@ -27,11 +26,15 @@ use crate::py::spare_bytes;
 /// Twisted's default bufferSize: the most one `dataReceived` gets, and the
 /// size of the reused read buffer.
 pub const READ_SIZE: usize = 65536;
-/// Bytes one read takes while streaming (see `read_batch`), in chunks of
-/// at most bufferSize...
-pub const BATCH_BYTES: usize = 4 * READ_SIZE;
+/// Bytes a stream delivers per turn, in chunks of bufferSize...
+const STREAM_TURN_BYTES: usize = 4 * READ_SIZE;
 /// ...and at most this many chunks.
-pub const BATCH: usize = 4;
+const STREAM_TURN_CHUNKS: usize = 4;
+
+/// How many chunks of `size` bytes a stream delivers per turn.
+pub fn stream_turn_chunks(size: usize) -> usize {
+    (STREAM_TURN_BYTES / size).clamp(1, STREAM_TURN_CHUNKS)
+}
 
 /// Allocated on first use.
 static READ_BUF: GilCell<Vec<u8>> = GilCell::new(Vec::new());
@@ -62,7 +65,7 @@ pub fn read_bytes(
     size: usize,
 ) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
     if size > READ_SIZE {
-        let (mut chunks, full) = read_direct(py, fd, size, 1)?;
+        let (mut chunks, full) = read_chunks(py, fd, size, 1)?;
         return Ok(chunks.pop().map(|c| (c, full)));
     }
     with_buffer(py, |buf| match sys::recv(fd, &mut buf[..size])? {
@@ -71,24 +74,16 @@ pub fn read_bytes(
     })
 }
 
-/// One readv on `fd` straight into fresh bytes objects of `size` bytes,
-/// as many as make up BATCH_BYTES (at least one, at most BATCH): the
-/// chunks read, in order (none at end of stream), and whether they were
-/// all filled.
-pub fn read_batch(
-    py: Python<'_>,
-    fd: RawFd,
-    size: usize,
-) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
-    read_direct(py, fd, size, (BATCH_BYTES / size).clamp(1, BATCH))
-}
-
-fn read_direct(
+/// One readv on `fd` straight into `count` (at least one) fresh bytes
+/// objects of `size` bytes: the chunks read, in order (none at end of
+/// stream), and whether they were all filled.
+pub fn read_chunks(
     py: Python<'_>,
     fd: RawFd,
     size: usize,
     count: usize,
 ) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
+    let count = count.max(1);
     let mut chunks = Vec::with_capacity(count);
     for _ in 0..count {
         chunks.push(new_uninit_bytes(py, size)?);

@@ -74,6 +74,13 @@ pub struct TCPTransport {
     /// A batch of chunks is being delivered: writes are queued, and sent
     /// together when it ends.
     batching: bool,
+    /// Set by every write; `on_readable` clears it before a streamed read
+    /// to learn whether the protocol answers what it reads.
+    wrote: bool,
+    /// The protocol wrote while handling the last streamed read: the
+    /// stream is read a chunk at a time, each chunk's answer sent before
+    /// the next read (see `on_readable`).
+    answers_reads: bool,
     writing: bool,
     /// Queued in the reactor's dirty list and not flushed since.
     pub(crate) in_dirty: bool,
@@ -206,6 +213,7 @@ impl TCPTransport {
             if !me.accepts_writes() || bytes.as_bytes().is_empty() {
                 return Ok(());
             }
+            me.wrote = true;
             if Self::try_send_now(slf, &mut me, bytes) {
                 return Ok(());
             }
@@ -268,6 +276,8 @@ impl TCPTransport {
             read_size: READ_SIZE,
             unread: VecDeque::new(),
             batching: false,
+            wrote: false,
+            answers_reads: false,
             writing: false,
             in_dirty: false,
             flush_follows: false,
@@ -336,6 +346,7 @@ impl TCPTransport {
             if !me.accepts_writes() || items.is_empty() {
                 return Ok(());
             }
+            me.wrote = true;
             for item in &items {
                 Self::queue_bytes(&mut me, item.cast::<PyBytes>()?);
             }
@@ -971,34 +982,7 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         return;
     }
     if streaming {
-        // A stream: one readv fills several chunks of at most bufferSize,
-        // each delivered by its own dataReceived call, and what they write
-        // goes out in one send.
-        match read::read_batch(py, fd, read_size) {
-            Ok((chunks, full)) if !chunks.is_empty() => {
-                {
-                    let mut me = tr.borrow_mut();
-                    me.in_stream = full || is_stream(&chunks, read_size);
-                    me.batching = true;
-                }
-                if full || peer_closed {
-                    reactor.borrow_mut().ready.push(tr.clone().unbind());
-                }
-                deliver(py, reactor, tr, chunks.into_iter());
-                let wrote = {
-                    let mut me = tr.borrow_mut();
-                    me.batching = false;
-                    me.in_dirty
-                };
-                if wrote {
-                    // Sent now rather than at the end of the turn (the
-                    // transport's entry in the dirty list is then skipped).
-                    flush(py, reactor, tr);
-                }
-            }
-            other => read_ended(py, reactor, tr, other.map(|_| ())),
-        }
-        return;
+        return read_stream(py, reactor, tr, fd, read_size, peer_closed);
     }
     match read::read_bytes(py, fd, read_size) {
         Ok(Some((data, full))) => {
@@ -1012,6 +996,74 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
         }
         Ok(None) => read_ended(py, reactor, tr, Ok(())),
         Err(e) => read_ended(py, reactor, tr, Err(e)),
+    }
+}
+
+/// Reads a stream: up to 256 KiB this turn, in chunks of bufferSize, each
+/// delivered by its own dataReceived call.
+///
+/// A protocol that only consumes gets them from one readv, the fewest
+/// syscalls. One that answers what it reads (an echo, a transform) gets
+/// them one read at a time, and each chunk's answer is sent before the
+/// next read, as a C server's read/write loop does: the chunk is still in
+/// the CPU's cache when the send copies it. Measured on the streaming
+/// echo (4 connections, 64 KiB chunks, server CPU per byte): a C server
+/// doing 64 KiB reads and writes was 1.11x the same server doing 256 KiB
+/// ones, and torsion reading this way 1.05x its 256 KiB readv followed by
+/// one send (medians of 12 and 6 interleaved rounds). A consuming
+/// protocol, fed by a client that does not wait for answers, costs 2% more
+/// per byte one read at a time, hence the two ways.
+fn read_stream(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, TCPTransport>,
+    fd: RawFd,
+    read_size: usize,
+    peer_closed: bool,
+) {
+    let mut budget = read::stream_turn_chunks(read_size);
+    loop {
+        let count = if tr.borrow().answers_reads { 1 } else { budget };
+        let (chunks, full) = match read::read_chunks(py, fd, read_size, count) {
+            Ok((chunks, full)) if !chunks.is_empty() => (chunks, full),
+            other => return read_ended(py, reactor, tr, other.map(|_| ())),
+        };
+        budget -= count;
+        {
+            let mut me = tr.borrow_mut();
+            me.in_stream = full || is_stream(&chunks, read_size);
+            // Several chunks' writes go out together in one send.
+            me.batching = count > 1;
+            me.wrote = false;
+        }
+        deliver(py, reactor, tr, chunks.into_iter());
+        let (queued, read_on) = {
+            let mut me = tr.borrow_mut();
+            me.batching = false;
+            me.answers_reads = me.wrote;
+            let read_on = full
+                && budget > 0
+                && me.is_reading()
+                && !me.disconnecting
+                && !me.aborting
+                && me.unread.is_empty()
+                && me.relay.is_none()
+                && me.queue.is_empty();
+            (me.in_dirty, read_on)
+        };
+        if count > 1 && queued {
+            // Sent now rather than at the end of the turn (the transport's
+            // entry in the dirty list is then skipped).
+            flush(py, reactor, tr);
+        }
+        if !read_on {
+            if full || peer_closed {
+                // More (or the end of the stream) may be waiting; the
+                // edge-triggered poller will not say so again.
+                reactor.borrow_mut().ready.push(tr.clone().unbind());
+            }
+            return;
+        }
     }
 }
 
