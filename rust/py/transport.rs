@@ -79,7 +79,7 @@ pub struct TCPTransport {
     wrote: bool,
     /// The protocol wrote while handling the last streamed read: the
     /// stream is read a chunk at a time, each chunk's answer sent before
-    /// the next read (see `on_readable`).
+    /// the next read (see `read_stream`).
     answers_reads: bool,
     writing: bool,
     /// Queued in the reactor's dirty list and not flushed since.
@@ -1007,12 +1007,19 @@ pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<
 /// them one read at a time, and each chunk's answer is sent before the
 /// next read, as a C server's read/write loop does: the chunk is still in
 /// the CPU's cache when the send copies it. Measured on the streaming
-/// echo (4 connections, 64 KiB chunks, server CPU per byte): a C server
-/// doing 64 KiB reads and writes was 1.11x the same server doing 256 KiB
-/// ones, and torsion reading this way 1.05x its 256 KiB readv followed by
-/// one send (medians of 12 and 6 interleaved rounds). A consuming
+/// echo (4 connections, 64 KiB chunks, server CPU per byte, medians of
+/// interleaved rounds): a C server doing 64 KiB reads and writes was 1.11x
+/// the same server doing 256 KiB ones (6 rounds); torsion reading this way
+/// was 1.03x its 256 KiB readv followed by one send (10 rounds), though
+/// about 0.93x of it while the VM ran slow (3 rounds). A consuming
 /// protocol, fed by a client that does not wait for answers, costs 2% more
 /// per byte one read at a time, hence the two ways.
+///
+/// A read that finds the socket drained ends the stream (`read_ended`), so
+/// the next read goes through the copying path; keeping the stream there
+/// instead (no small reads through the copy, a third fewer epoll_wait)
+/// measured 0.96x (6 rounds): the short read after a drain then lands in a
+/// 64 KiB object that has to be cut down.
 fn read_stream(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
