@@ -16,15 +16,10 @@ every answer it expects has come back: Twisted drops the answers still
 queued when a protocol that is not IHalfCloseableProtocol sees the end of
 the stream."""
 
-import random
 import socket
 import threading
 
-from test_tcp_chunking import spin, stop_listening
-
-
-def stream(size, seed):
-    return random.Random(seed).randbytes(size)
+from test_tcp_chunking import late_reader, spin, stop_listening, stream
 
 
 class Peer:
@@ -69,7 +64,7 @@ class Peer:
 
 
 def serve(flavor, protocol_class, data, done, expect):
-    """Listen with ``protocol_class`` (a ``late`` one), connect a Peer
+    """Listen with ``protocol_class`` (a ``late_reader`` one), connect a Peer
     sending ``data`` and expecting ``expect`` bytes back, and run until
     ``done()``; returns the Peer once both its threads ended."""
     port = flavor.reactor.listenTCP(
@@ -87,21 +82,6 @@ def serve(flavor, protocol_class, data, done, expect):
     return peer
 
 
-def late(flavor, ended):
-    """A Protocol base that reads nothing for its first 0.3 s and records
-    each connectionLost reason's type in ``ended``."""
-
-    class Late(flavor.protocol.Protocol):
-        def connectionMade(self):
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0.3, self.transport.resumeProducing)
-
-        def connectionLost(self, reason):
-            ended.append(reason.type)
-
-    return Late
-
-
 def test_echoed_stream_comes_back_whole(flavor):
     """8 MiB echoed chunk by chunk come back exactly, in calls of at most
     64 KiB; the peer's end of stream then ends the connection with
@@ -110,7 +90,7 @@ def test_echoed_stream_comes_back_whole(flavor):
     sizes = []
     ended = []
 
-    class Echo(late(flavor, ended)):
+    class Echo(late_reader(flavor, ended)):
         def dataReceived(self, chunk):
             sizes.append(len(chunk))
             self.transport.write(chunk)
@@ -129,7 +109,7 @@ def test_small_answers_to_a_stream_arrive_in_order(flavor):
     data = stream(4 << 20, 22)
     ended = []
 
-    class Pieces(late(flavor, ended)):
+    class Pieces(late_reader(flavor, ended)):
         def dataReceived(self, chunk):
             for at in range(0, len(chunk), 1000):
                 self.transport.write(chunk[at : at + 1000])
@@ -148,7 +128,7 @@ def test_lose_connection_after_answering_stops_delivery(flavor):
     sizes = []
     ended = []
 
-    class Three(late(flavor, ended)):
+    class Three(late_reader(flavor, ended)):
         def dataReceived(self, chunk):
             sizes.append(len(chunk))
             self.transport.write(chunk)
@@ -174,7 +154,7 @@ def test_pausing_after_answering_holds_the_rest(flavor):
     while_paused = []
     ended = []
 
-    class PauseEach(late(flavor, ended)):
+    class PauseEach(late_reader(flavor, ended)):
         paused = False
 
         def dataReceived(self, chunk):
@@ -206,7 +186,7 @@ def test_protocol_that_stops_answering_gets_the_rest(flavor):
     ended = []
     echoed = 1 << 20
 
-    class EchoThenCount(late(flavor, ended)):
+    class EchoThenCount(late_reader(flavor, ended)):
         seen = 0
 
         def dataReceived(self, chunk):
