@@ -255,6 +255,31 @@ def test_both_directions_at_once(flavor):
     stop_listening(flavor.reactor, port)
 
 
+def pausing_each_call(flavor, base, while_paused):
+    """A subclass of ``base`` whose dataReceived hands the chunk to
+    ``handle`` (to be defined), then pauses the transport and resumes it a
+    turn later; the size of any call made while paused goes to
+    ``while_paused``."""
+
+    class PausingEachCall(base):
+        paused = False
+
+        def dataReceived(self, chunk):
+            if self.paused:
+                while_paused.append(len(chunk))
+            self.handle(chunk)
+            self.paused = True
+            self.transport.pauseProducing()
+            flavor.reactor.callLater(0, self.resume)
+
+        def resume(self):
+            self.paused = False
+            if self.transport.connected:
+                self.transport.resumeProducing()
+
+    return PausingEachCall
+
+
 def test_pausing_inside_data_received_holds_the_rest(flavor):
     """A stream to a protocol that pauses the transport in every
     dataReceived and resumes it a turn later: no call arrives while paused,
@@ -264,21 +289,9 @@ def test_pausing_inside_data_received_holds_the_rest(flavor):
     ended = []
     while_paused = []
 
-    class Pausing(flavor.protocol.Protocol):
-        paused = False
-
-        def dataReceived(self, chunk):
-            if self.paused:
-                while_paused.append(len(chunk))
+    class Pausing(pausing_each_call(flavor, flavor.protocol.Protocol, while_paused)):
+        def handle(self, chunk):
             received.append(chunk)
-            self.paused = True
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0, self.resume)
-
-        def resume(self):
-            self.paused = False
-            if self.transport.connected:
-                self.transport.resumeProducing()
 
         def connectionLost(self, reason):
             ended.append(reason.type)

@@ -19,7 +19,13 @@ the stream."""
 import socket
 import threading
 
-from test_tcp_chunking import late_reader, spin, stop_listening, stream
+from test_tcp_chunking import (
+    late_reader,
+    pausing_each_call,
+    spin,
+    stop_listening,
+    stream,
+)
 
 
 class Peer:
@@ -154,21 +160,11 @@ def test_pausing_after_answering_holds_the_rest(flavor):
     while_paused = []
     ended = []
 
-    class PauseEach(late_reader(flavor, ended)):
-        paused = False
-
-        def dataReceived(self, chunk):
-            if self.paused:
-                while_paused.append(len(chunk))
+    class PauseEach(
+        pausing_each_call(flavor, late_reader(flavor, ended), while_paused)
+    ):
+        def handle(self, chunk):
             self.transport.write(chunk)
-            self.paused = True
-            self.transport.pauseProducing()
-            flavor.reactor.callLater(0, self.resume)
-
-        def resume(self):
-            self.paused = False
-            if self.transport.connected:
-                self.transport.resumeProducing()
 
     peer = serve(flavor, PauseEach, data, lambda: ended, len(data))
     assert peer.errors == []
