@@ -63,8 +63,8 @@ pub struct TCPTransport {
     /// The poller reported end-of-stream or an error: a short read does
     /// not mean the socket is drained, the EOF is still to be read.
     peer_closed: bool,
-    /// The last read filled the buffer, or half of it: a stream, so the
-    /// next read is a batch (see `on_readable`).
+    /// The last read filled the buffer, or half of it: a stream, read
+    /// straight into bytes objects (see `read_stream`).
     in_stream: bool,
     /// The most one dataReceived call gets (Twisted's `bufferSize`).
     read_size: usize,
@@ -74,8 +74,8 @@ pub struct TCPTransport {
     /// A batch of chunks is being delivered: writes are queued, and sent
     /// together when it ends.
     batching: bool,
-    /// Set by every write; `on_readable` clears it before a streamed read
-    /// to learn whether the protocol answers what it reads.
+    /// Set by every write; `read_stream` clears it before delivering a
+    /// read to learn whether the protocol answers what it reads.
     wrote: bool,
     /// The protocol wrote while handling the last streamed read: the
     /// stream is read a chunk at a time, each chunk's answer sent before
