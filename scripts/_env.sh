@@ -13,6 +13,19 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ scripts/_env.sh -nt
         hypothesis twisted ruff mypy uvloop
     touch "$STAMP"
 fi
+# Real peers the tests run against (an IRC daemon, socat, ...).
+missing=()
+while read -r pkg; do
+    [ -z "$pkg" ] || dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done < <(grep -v '^#' scripts/debian-packages.txt)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install a Rust toolchain (rustup)" >&2
     exit 1
