@@ -9,9 +9,12 @@ use pyo3::prelude::*;
 fn _torsion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::reactor::ReactorBase>()?;
     m.add_class::<py::delayed_call::DelayedCall>()?;
-    m.add_class::<py::transport::TCPTransport>()?;
+    m.add_class::<py::stream::Stream>()?;
     m.add_class::<py::port::ListeningPort>()?;
     m.add_function(wrap_pyfunction!(py::dispatch::_dispatching, m)?)?;
-    m.add_function(wrap_pyfunction!(py::fast_write::_install_fast_write, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        py::cpython::fast_write::_install_fast_write,
+        m
+    )?)?;
     Ok(())
 }

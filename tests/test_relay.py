@@ -204,12 +204,10 @@ def test_stalled_backend_bounds_the_queue(reactor):
 
 
 def _transports(reactor):
-    from torsion._torsion import TCPTransport
+    from torsion._torsion import Stream
 
     return [
-        s
-        for s in reactor.getReaders() + reactor.getWriters()
-        if isinstance(s, TCPTransport)
+        s for s in reactor.getReaders() + reactor.getWriters() if isinstance(s, Stream)
     ]
 
 

@@ -518,11 +518,10 @@ def test_socket_option_errors_carry_errno(reactor):
     Python's own socket calls' do (so code checking ``e.errno`` works)."""
     import errno
 
-    from torsion._torsion import TCPTransport
+    from torsion._torsion import Stream
 
-    transport = TCPTransport(reactor, 10_000)
     with pytest.raises(OSError) as info:
-        transport.getTcpNoDelay()
+        Stream(reactor, 10_000)
     assert (info.value.errno, info.value.strerror) == (
         errno.EBADF,
         "Bad file descriptor",

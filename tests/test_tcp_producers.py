@@ -316,6 +316,39 @@ def test_pull_producer_resumed_each_time_the_queue_empties(flavor):
     stop_listening(flavor.reactor, port)
 
 
+@pytest.mark.parametrize("streaming", [0, 1, "", "yes"])
+def test_register_producer_takes_any_truth_value(flavor, streaming):
+    """``streaming`` is read for its truth, as Twisted reads it (Twisted's
+    own Chargen passes 0): a false value registers a pull producer, which
+    is resumed at once; a true one a push producer, which is not."""
+    calls = []
+
+    class Server(flavor.protocol.Protocol):
+        def connectionMade(self):
+            @implementer(flavor.interfaces.IPushProducer)
+            class Producer:
+                def resumeProducing(self):
+                    calls.append("resume")
+
+                def pauseProducing(self):
+                    calls.append("pause")
+
+                def stopProducing(self):
+                    calls.append("stop")
+
+            self.transport.registerProducer(Producer(), streaming)
+            calls.append(("streaming", bool(self.transport.streamingProducer)))
+            self.transport.unregisterProducer()
+            self.transport.loseConnection()
+
+    received = []
+    port = pair(flavor, Server, collector(flavor, received))
+    spin(flavor.reactor, lambda: received)
+    expected = [] if streaming else ["resume"]
+    assert calls == [*expected, ("streaming", bool(streaming))]
+    stop_listening(flavor.reactor, port)
+
+
 def test_second_register_producer_raises(flavor):
     """Registering a producer while one is registered raises RuntimeError
     naming both; after unregisterProducer a new one may register."""

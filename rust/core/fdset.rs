@@ -129,7 +129,7 @@ impl LevelSet {
 
 impl Drop for LevelSet {
     fn drop(&mut self) {
-        crate::core::sys::close(self.epfd);
+        crate::core::fd::close_raw(self.epfd);
     }
 }
 

@@ -57,6 +57,24 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
         self.len = 0;
     }
 
+    /// Copies the first queued bytes into `out` (as many as fit, or as are
+    /// queued); returns how many were copied.
+    pub fn copy_front(&self, out: &mut [u8]) -> usize {
+        let mut copied = 0;
+        let mut offset = self.head_offset;
+        for buf in &self.bufs {
+            if copied == out.len() {
+                break;
+            }
+            let from = &buf.as_ref()[offset..];
+            let n = from.len().min(out.len() - copied);
+            out[copied..copied + n].copy_from_slice(&from[..n]);
+            copied += n;
+            offset = 0;
+        }
+        copied
+    }
+
     /// Marks `n` bytes from the front as sent.
     pub fn consume(&mut self, n: usize) {
         self.consume_into(n, drop);
@@ -158,6 +176,21 @@ mod tests {
         let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
         let n = q.slices(&mut iov);
         iov[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn copy_front_reads_across_buffers_from_the_offset() {
+        let mut q = WriteQueue::new();
+        q.push(b"abc".to_vec());
+        q.push(b"de".to_vec());
+        q.consume(2);
+        let mut out = [0u8; 2];
+        assert_eq!(q.copy_front(&mut out), 2);
+        assert_eq!(&out, b"cd");
+        let mut out = [0u8; 8];
+        assert_eq!(q.copy_front(&mut out), 3);
+        assert_eq!(&out[..3], b"cde");
+        assert_eq!(q.len(), 3);
     }
 
     #[test]

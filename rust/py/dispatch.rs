@@ -9,14 +9,16 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
+use crate::core::sock::{SockAddr, UnixName};
+
 use pyo3::exceptions::PyBaseException;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 /// Python objects the reactor needs, looked up once from the hooks object
-/// the Python reactor class passes in.
+/// given to the reactor when it is built.
 pub struct Hooks {
     log_error: Py<PyAny>,
     /// Shared Failure(ConnectionDone()), as Twisted shares one.
@@ -24,10 +26,14 @@ pub struct Hooks {
     /// Shared Failure(ConnectionLost()).
     pub reason_lost: Py<PyAny>,
     make_aborted: Py<PyAny>,
+    make_overrun: Py<PyAny>,
+    is_aborted: Py<PyAny>,
     failure_of: Py<PyAny>,
     is_half_closeable: Py<PyAny>,
+    receive_descriptors: Py<PyAny>,
     ipv4_address: Py<PyAny>,
     ipv6_address: Py<PyAny>,
+    unix_address: Py<PyAny>,
 }
 
 impl Hooks {
@@ -37,10 +43,14 @@ impl Hooks {
             reason_done: hooks.getattr("reasonDone")?.unbind(),
             reason_lost: hooks.getattr("reasonLost")?.unbind(),
             make_aborted: hooks.getattr("makeAborted")?.unbind(),
+            make_overrun: hooks.getattr("makeDescriptorOverrun")?.unbind(),
+            is_aborted: hooks.getattr("isAborted")?.unbind(),
             failure_of: hooks.getattr("failureOf")?.unbind(),
             is_half_closeable: hooks.getattr("isHalfCloseable")?.unbind(),
+            receive_descriptors: hooks.getattr("receiveDescriptors")?.unbind(),
             ipv4_address: hooks.getattr("IPv4Address")?.unbind(),
             ipv6_address: hooks.getattr("IPv6Address")?.unbind(),
+            unix_address: hooks.getattr("UNIXAddress")?.unbind(),
         })
     }
 
@@ -50,10 +60,14 @@ impl Hooks {
             &self.reason_done,
             &self.reason_lost,
             &self.make_aborted,
+            &self.make_overrun,
+            &self.is_aborted,
             &self.failure_of,
             &self.is_half_closeable,
+            &self.receive_descriptors,
             &self.ipv4_address,
             &self.ipv6_address,
+            &self.unix_address,
         ] {
             visit.call(obj)?;
         }
@@ -72,35 +86,45 @@ impl Hooks {
 
     /// A Failure wrapping `err`'s exception (with its traceback).
     pub fn failure_of<'py>(&self, py: Python<'py>, err: &PyErr) -> Bound<'py, PyAny> {
-        match self
-            .failure_of
-            .bind(py)
-            .call1((exception_with_traceback(py, err),))
-        {
-            Ok(f) => f,
-            Err(e) => {
-                self.report(py, e, Some("while building a Failure"));
-                self.reason_lost.bind(py).clone()
-            }
-        }
+        self.made(
+            py,
+            self.failure_of
+                .bind(py)
+                .call1((exception_with_traceback(py, err),)),
+        )
     }
 
     /// A fresh Failure(ConnectionAborted()).
     pub fn aborted<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        match self.make_aborted.bind(py).call0() {
-            Ok(f) => f,
-            Err(e) => {
-                self.report(py, e, Some("while building a Failure"));
-                self.reason_lost.bind(py).clone()
-            }
-        }
+        self.made(py, self.make_aborted.bind(py).call0())
+    }
+
+    /// A fresh Failure(FileDescriptorOverrun()).
+    pub fn overrun<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.made(py, self.make_overrun.bind(py).call0())
+    }
+
+    /// A Failure the hooks built, or ConnectionLost if building it failed.
+    fn made<'py>(&self, py: Python<'py>, made: PyResult<Bound<'py, PyAny>>) -> Bound<'py, PyAny> {
+        made.unwrap_or_else(|e| {
+            self.report(py, e, Some("while building a Failure"));
+            self.reason_lost.bind(py).clone()
+        })
+    }
+
+    /// Whether `reason` is a Failure of ConnectionAborted.
+    pub fn is_aborted(&self, py: Python<'_>, reason: &Bound<'_, PyAny>) -> bool {
+        self.ask(py, &self.is_aborted, reason)
     }
 
     pub fn is_half_closeable(&self, py: Python<'_>, protocol: &Bound<'_, PyAny>) -> bool {
-        match self
-            .is_half_closeable
+        self.ask(py, &self.is_half_closeable, protocol)
+    }
+
+    fn ask(&self, py: Python<'_>, question: &Py<PyAny>, about: &Bound<'_, PyAny>) -> bool {
+        match question
             .bind(py)
-            .call1((protocol,))
+            .call1((about,))
             .and_then(|r| r.is_truthy())
         {
             Ok(v) => v,
@@ -111,15 +135,37 @@ impl Hooks {
         }
     }
 
-    /// IPv4Address/IPv6Address("TCP", host, port) for a socket address.
-    pub fn address<'py>(&self, py: Python<'py>, addr: &SocketAddr) -> PyResult<Bound<'py, PyAny>> {
+    /// Hands descriptors received with a read to the protocol (through
+    /// `fileDescriptorReceived`, or logged and closed as Twisted does for
+    /// a protocol that does not take them).
+    pub fn receive_descriptors(
+        &self,
+        transport: &Bound<'_, PyAny>,
+        protocol: &Bound<'_, PyAny>,
+        fds: Vec<std::os::fd::OwnedFd>,
+    ) -> PyResult<()> {
+        let fds: Vec<std::os::fd::RawFd> = fds
+            .into_iter()
+            .map(std::os::fd::IntoRawFd::into_raw_fd)
+            .collect();
+        self.receive_descriptors
+            .bind(transport.py())
+            .call1((transport, protocol, fds))
+            .map(|_| ())
+    }
+
+    /// The address object for a socket address: IPv4Address/IPv6Address
+    /// ("TCP", host, port), or UNIXAddress(name) with the name as Python's
+    /// socket module gives it (a path as str, an abstract name as bytes
+    /// with its leading NUL, None for an unnamed socket).
+    pub fn address<'py>(&self, py: Python<'py>, addr: &SockAddr) -> PyResult<Bound<'py, PyAny>> {
         match addr {
-            SocketAddr::V4(a) => {
+            SockAddr::Inet(SocketAddr::V4(a)) => {
                 self.ipv4_address
                     .bind(py)
                     .call1((intern!(py, "TCP"), a.ip().to_string(), a.port()))
             }
-            SocketAddr::V6(a) => {
+            SockAddr::Inet(SocketAddr::V6(a)) => {
                 let host = if a.scope_id() != 0 && is_link_local(a.ip()) {
                     format!("{}%{}", a.ip(), a.scope_id())
                 } else {
@@ -133,6 +179,134 @@ impl Hooks {
                     a.scope_id(),
                 ))
             }
+            SockAddr::Unix(name) => {
+                let name = match name {
+                    UnixName::Path(path) => {
+                        use std::os::unix::ffi::OsStrExt;
+                        std::ffi::OsStr::from_bytes(path)
+                            .into_pyobject(py)?
+                            .into_any()
+                    }
+                    UnixName::Abstract(rest) => {
+                        let mut raw = Vec::with_capacity(rest.len() + 1);
+                        raw.push(0);
+                        raw.extend_from_slice(rest);
+                        PyBytes::new(py, &raw).into_any()
+                    }
+                    UnixName::Unnamed => py.None().into_bound(py),
+                };
+                self.unix_address.bind(py).call1((name,))
+            }
+        }
+    }
+}
+
+/// What a failing call into Python leads to: Twisted's rule for that
+/// callback, written down once in `Callback::policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Logged; the connection closes with a Failure of the exception
+    /// (Twisted's doRead/doWrite returning a failure).
+    LogAndClose,
+    /// Logged; nothing else changes.
+    Log,
+    /// Raised to the Python code whose call made this one (Twisted calls
+    /// these inline, e.g. `pauseProducing` from inside `write()`).
+    Raise,
+}
+
+/// Every call the stream core makes into Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callback {
+    DataReceived,
+    DescriptorsReceived,
+    ReadConnectionLost,
+    WriteConnectionLost,
+    /// A producer resumed because the queue drained.
+    ResumeProducing,
+    /// A push producer paused from inside `write()`.
+    PauseProducing,
+    /// `registerProducer`'s call of the new producer.
+    ProducerRegistered,
+    /// The producer stopped as the connection closes.
+    StopProducing,
+    ConnectionLost,
+    /// The connector's callback when a client connection ends.
+    ClientLost,
+    /// The connector's callback when a connect succeeded (it builds the
+    /// protocol and calls makeConnection).
+    ClientConnected,
+    /// The connector's callback when a connect failed.
+    ClientFailed,
+    /// A listening port's buildProtocol, transport class or makeConnection.
+    Accepted,
+}
+
+impl Callback {
+    pub const fn policy(self) -> Policy {
+        match self {
+            Callback::DataReceived
+            | Callback::DescriptorsReceived
+            | Callback::ReadConnectionLost
+            | Callback::WriteConnectionLost
+            | Callback::ResumeProducing
+            | Callback::ClientConnected => Policy::LogAndClose,
+            Callback::StopProducing
+            | Callback::ConnectionLost
+            | Callback::ClientLost
+            | Callback::ClientFailed
+            | Callback::Accepted => Policy::Log,
+            Callback::PauseProducing | Callback::ProducerRegistered => Policy::Raise,
+        }
+    }
+}
+
+/// Why a stream closes.
+pub enum Reason {
+    /// Failure(ConnectionDone()): an orderly end.
+    Done,
+    /// Failure(ConnectionLost()): the socket failed.
+    Lost,
+    /// A Failure already built (a callback's exception, an abort, one
+    /// given to connectionLost).
+    Failure(Py<PyAny>),
+}
+
+/// How handling an event ends for a stream: go on, or close it. Helpers
+/// return this; only `stream::end::conclude` acts on a close.
+#[must_use]
+pub enum Outcome {
+    Continue,
+    Close(Reason),
+}
+
+impl Outcome {
+    pub fn is_continue(&self) -> bool {
+        matches!(self, Outcome::Continue)
+    }
+}
+
+/// Applies `callback`'s policy to the result of calling it. An exception
+/// is logged; under `LogAndClose` it becomes the reason the connection
+/// closes. (`Raise` calls never come here: their errors go back to the
+/// Python caller with `?`.)
+pub fn settle<T>(
+    py: Python<'_>,
+    hooks: &Hooks,
+    callback: Callback,
+    result: PyResult<T>,
+) -> Outcome {
+    let Err(e) = result else {
+        return Outcome::Continue;
+    };
+    match callback.policy() {
+        Policy::LogAndClose => {
+            hooks.report(py, e.clone_ref(py), None);
+            Outcome::Close(Reason::Failure(hooks.failure_of(py, &e).unbind()))
+        }
+        Policy::Log | Policy::Raise => {
+            hooks.report(py, e, None);
+            Outcome::Continue
         }
     }
 }

@@ -166,22 +166,17 @@ pub fn dispatch(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         let mut scratch = std::mem::take(&mut r.fds.scratch);
         if let Err(e) = r.fds.set.ready(&mut scratch) {
             drop(r);
-            let hooks = slf.borrow().hooks();
-            if let Ok(h) = hooks {
-                h.report(
-                    py,
-                    os_error(e),
-                    Some("epoll_wait on the descriptor set failed"),
-                );
-            }
+            slf.borrow().hooks().report(
+                py,
+                os_error(e),
+                Some("epoll_wait on the descriptor set failed"),
+            );
             return;
         }
         r.fds.pending = !scratch.is_empty();
         scratch
     };
-    let Ok(hooks) = slf.borrow().hooks() else {
-        return;
-    };
+    let hooks = slf.borrow().hooks();
     let handler = match slf.getattr(intern!(py, "_doReadOrWrite")) {
         Ok(h) => h,
         Err(e) => {

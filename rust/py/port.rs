@@ -5,17 +5,18 @@
 //! descriptor over; from then on accepted connections never become Python
 //! socket objects.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use mio::Interest;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::core::sys;
-use crate::py::dispatch::{os_error, Dispatching};
+use crate::core::fd;
+use crate::core::sock::{self, SockAddr};
+use crate::py::dispatch::{os_error, settle, Callback, Dispatching, Hooks};
 use crate::py::reactor::{ReactorBase, Source};
-use crate::py::transport::TCPTransport;
+use crate::py::stream::Stream;
 
 /// Connections accepted per readiness event before yielding to others.
 const ACCEPT_BATCH: usize = 128;
@@ -23,15 +24,15 @@ const ACCEPT_BATCH: usize = 128;
 #[pyclass(module = "torsion._torsion")]
 pub struct ListeningPort {
     reactor: Py<ReactorBase>,
-    fd: RawFd,
+    /// The listening socket; `None` once closed.
+    fd: Option<OwnedFd>,
     token: Option<usize>,
     factory: Py<PyAny>,
     transport_class: Py<PyAny>,
     owner: Py<PyAny>,
     /// A spare descriptor, given up to accept-and-close when out of them.
-    reserve_fd: RawFd,
+    reserve_fd: Option<OwnedFd>,
     exhausted_logged: bool,
-    closed: bool,
 }
 
 impl ListeningPort {
@@ -44,7 +45,9 @@ impl ListeningPort {
         let mut me = slf.borrow_mut();
         if let Some(token) = me.token.take() {
             let mut r = me.reactor.bind(py).borrow_mut();
-            r.deregister_fd(me.fd);
+            if let Some(fd) = &me.fd {
+                r.deregister_fd(fd.as_raw_fd());
+            }
             r.sources.remove(token);
         }
     }
@@ -60,16 +63,16 @@ impl ListeningPort {
         transport_class: Py<PyAny>,
         owner: Py<PyAny>,
     ) -> PyResult<Self> {
+        let fd = fd::adopt(fd).map_err(os_error)?;
         Ok(Self {
             reactor,
-            fd,
+            fd: Some(fd),
             token: None,
             factory,
             transport_class,
             owner,
-            reserve_fd: sys::open_reserve().map_err(os_error)?,
+            reserve_fd: Some(fd::open_reserve().map_err(os_error)?),
             exhausted_logged: false,
-            closed: false,
         })
     }
 
@@ -78,13 +81,16 @@ impl ListeningPort {
     fn start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let mut me = slf.borrow_mut();
-        if me.token.is_some() || me.closed {
+        let Some(fd) = me.fd.as_ref().map(AsRawFd::as_raw_fd) else {
+            return Ok(());
+        };
+        if me.token.is_some() {
             return Ok(());
         }
         let reactor = me.reactor.bind(py).clone();
         let mut r = reactor.borrow_mut();
         let token = r.sources.insert(Source::Listener(slf.clone().unbind()));
-        if let Err(e) = r.register_fd(me.fd, token, Interest::READABLE) {
+        if let Err(e) = r.register_fd(fd, token, Interest::READABLE) {
             r.sources.remove(token);
             return Err(e);
         }
@@ -104,22 +110,13 @@ impl ListeningPort {
     fn close(slf: &Bound<'_, Self>) {
         Self::stop_reading(slf);
         let mut me = slf.borrow_mut();
-        if !me.closed {
-            me.closed = true;
-            sys::close(me.fd);
-            if me.reserve_fd >= 0 {
-                sys::close(me.reserve_fd);
-                me.reserve_fd = -1;
-            }
-        }
+        me.fd = None;
+        me.reserve_fd = None;
     }
 
+    /// The listening descriptor, or -1 once closed.
     fn fileno(&self) -> RawFd {
-        if self.closed {
-            -1
-        } else {
-            self.fd
-        }
+        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -128,17 +125,6 @@ impl ListeningPort {
         visit.call(&self.transport_class)?;
         visit.call(&self.owner)?;
         Ok(())
-    }
-}
-
-impl Drop for ListeningPort {
-    fn drop(&mut self) {
-        if !self.closed {
-            sys::close(self.fd);
-        }
-        if self.reserve_fd >= 0 {
-            sys::close(self.reserve_fd);
-        }
     }
 }
 
@@ -155,18 +141,16 @@ pub fn on_readable(
     reactor: &Bound<'_, ReactorBase>,
     port: &Bound<'_, ListeningPort>,
 ) {
-    let Ok(hooks) = reactor.borrow().hooks() else {
-        return;
-    };
+    let hooks = reactor.borrow().hooks();
     for _ in 0..ACCEPT_BATCH {
-        let fd = {
+        let accepted = {
             let me = port.borrow();
-            if me.token.is_none() {
-                return;
+            match (&me.fd, me.token) {
+                (Some(fd), Some(_)) => sock::accept(fd.as_fd()),
+                _ => return,
             }
-            me.fd
         };
-        match sys::accept(fd) {
+        match accepted {
             Ok((cfd, addr)) => {
                 port.borrow_mut().exhausted_logged = false;
                 accept_one(py, reactor, port, cfd, addr, &hooks);
@@ -193,7 +177,7 @@ fn refuse_backlog(
     py: Python<'_>,
     port: &Bound<'_, ListeningPort>,
     err: &std::io::Error,
-    hooks: &crate::py::dispatch::Hooks,
+    hooks: &Hooks,
 ) {
     let first = !std::mem::replace(&mut port.borrow_mut().exhausted_logged, true);
     if first {
@@ -206,27 +190,30 @@ fn refuse_backlog(
         );
     }
     let mut me = port.borrow_mut();
-    if me.reserve_fd < 0 {
+    if me.reserve_fd.take().is_none() {
         return;
     }
-    sys::close(me.reserve_fd);
-    me.reserve_fd = -1;
-    for _ in 0..ACCEPT_BATCH {
-        match sys::accept(me.fd) {
-            Ok((cfd, _)) => sys::close(cfd),
-            Err(_) => break,
+    if let Some(fd) = &me.fd {
+        for _ in 0..ACCEPT_BATCH {
+            // Each accepted connection is closed as it is dropped.
+            if sock::accept(fd.as_fd()).is_err() {
+                break;
+            }
         }
     }
-    me.reserve_fd = sys::open_reserve().unwrap_or(-1);
+    me.reserve_fd = fd::open_reserve().ok();
 }
 
+/// Builds the protocol and the transport for one accepted connection.
+/// Once the transport class is called it owns the descriptor (a failure
+/// after that closes it with the transport, never twice).
 fn accept_one(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
     port: &Bound<'_, ListeningPort>,
-    cfd: RawFd,
-    addr: Option<std::net::SocketAddr>,
-    hooks: &crate::py::dispatch::Hooks,
+    cfd: OwnedFd,
+    addr: Option<SockAddr>,
+    hooks: &Hooks,
 ) {
     let (factory, transport_class, owner) = {
         let me = port.borrow();
@@ -239,49 +226,30 @@ fn accept_one(
     let _context = Dispatching::enter(owner.bind(py));
     let addr_obj = match addr.as_ref().map(|a| hooks.address(py, a)) {
         Some(Ok(a)) => a,
-        Some(Err(e)) => {
-            hooks.report(py, e, None);
-            sys::close(cfd);
-            return;
-        }
+        Some(Err(e)) => return hooks.report(py, e, None),
         None => py.None().into_bound(py),
     };
     let protocol = match factory
         .bind(py)
         .call_method1(intern!(py, "buildProtocol"), (addr_obj,))
     {
-        Ok(p) if p.is_none() => {
-            sys::close(cfd);
-            return;
-        }
+        Ok(p) if p.is_none() => return,
         Ok(p) => p,
-        Err(e) => {
-            hooks.report(py, e, None);
-            sys::close(cfd);
-            return;
-        }
+        Err(e) => return hooks.report(py, e, None),
     };
-    let transport = match transport_class.bind(py).call1((reactor, cfd, &protocol)) {
+    let built = transport_class
+        .bind(py)
+        .call1((reactor, cfd.into_raw_fd(), &protocol));
+    let started = built.and_then(|transport| {
+        let tr = transport.cast::<Stream>()?;
+        tr.borrow_mut().set_peer(addr);
+        tr.call_method0(intern!(py, "_start"))?;
+        Ok(transport)
+    });
+    let transport = match started {
         Ok(t) => t,
-        Err(e) => {
-            hooks.report(py, e, None);
-            sys::close(cfd);
-            return;
-        }
+        Err(e) => return hooks.report(py, e, None),
     };
-    let started = match transport.cast::<TCPTransport>() {
-        Ok(tr) => {
-            tr.borrow_mut().set_peer(addr);
-            tr.call_method0(intern!(py, "_start")).map(|_| ())
-        }
-        Err(e) => Err(PyErr::from(e)),
-    };
-    if let Err(e) = started {
-        hooks.report(py, e, None);
-        sys::close(cfd);
-        return;
-    }
-    if let Err(e) = protocol.call_method1(intern!(py, "makeConnection"), (&transport,)) {
-        hooks.report(py, e, None);
-    }
+    let made = protocol.call_method1(intern!(py, "makeConnection"), (&transport,));
+    let _ = settle(py, hooks, Callback::Accepted, made);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use pyo3::exceptions::{PyAssertionError, PyRuntimeError};
+use pyo3::exceptions::PyAssertionError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -23,8 +23,8 @@ use crate::py::delayed_call::{delay_to_ns, track_again, untrack_pending, Delayed
 use crate::py::dispatch::{call_logged, os_error, Hooks};
 use crate::py::fd_readers::FdReaders;
 use crate::py::port::{self, ListeningPort};
+use crate::py::stream::{self, Stream};
 use crate::py::thread_calls::{ThreadCall, ThreadCalls};
-use crate::py::transport::{self, TCPTransport};
 
 const WAKER_TOKEN: Token = Token(RESERVED_BASE + 1);
 const SIGNAL_TOKEN: Token = Token(RESERVED_BASE + 2);
@@ -43,21 +43,21 @@ pub fn wall_seconds() -> f64 {
 
 /// A registered I/O source.
 pub enum Source {
-    Tcp(Py<TCPTransport>),
+    Stream(Py<Stream>),
     Listener(Py<ListeningPort>),
 }
 
 /// A new reference to a source, as Bound: released without pyo3's
 /// thread-local check for the GIL that dropping a `Py` makes.
 enum BoundSource<'py> {
-    Tcp(Bound<'py, TCPTransport>),
+    Stream(Bound<'py, Stream>),
     Listener(Bound<'py, ListeningPort>),
 }
 
 impl Source {
     fn bind<'py>(&self, py: Python<'py>) -> BoundSource<'py> {
         match self {
-            Source::Tcp(t) => BoundSource::Tcp(t.bind(py).clone()),
+            Source::Stream(t) => BoundSource::Stream(t.bind(py).clone()),
             Source::Listener(p) => BoundSource::Listener(p.bind(py).clone()),
         }
     }
@@ -74,9 +74,8 @@ struct Ready {
     token: usize,
     readable: bool,
     writable: bool,
-    error: bool,
-    /// The peer closed its side (EOF queued behind any data).
-    read_closed: bool,
+    /// An error, or the peer closed its side (EOF queued behind any data).
+    closed_or_error: bool,
 }
 
 #[pyclass(subclass, module = "torsion._torsion")]
@@ -87,17 +86,17 @@ pub struct ReactorBase {
     pub(crate) timers: TimerQueue<Py<DelayedCall>>,
     pub(crate) sources: TokenSlab<Source>,
     /// Transports with writes to attempt before the next poll.
-    pub(crate) dirty: Vec<Py<TCPTransport>>,
+    pub(crate) dirty: Vec<Py<Stream>>,
     /// The poller's events, copied out; kept between turns for its capacity.
     events: Vec<Ready>,
     /// Transports to read again next turn (budget spent, or resumed).
-    pub(crate) ready: Vec<Py<TCPTransport>>,
+    pub(crate) ready: Vec<Py<Stream>>,
     /// Listening ports with connections left in their backlog.
     pub(crate) ready_ports: Vec<Py<ListeningPort>>,
     /// Aborted transports whose connectionLost runs next turn.
-    pub(crate) closing: Vec<(Py<TCPTransport>, Py<PyAny>, bool)>,
+    pub(crate) closing: Vec<(Py<Stream>, Py<PyAny>, bool)>,
     pub(crate) fds: FdReaders,
-    pub(crate) hooks: Option<Arc<Hooks>>,
+    hooks: Arc<Hooks>,
     epoch: Instant,
     started: bool,
     just_stopped: bool,
@@ -110,10 +109,9 @@ impl ReactorBase {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    pub fn hooks(&self) -> PyResult<Arc<Hooks>> {
-        self.hooks
-            .clone()
-            .ok_or_else(|| PyRuntimeError::new_err("reactor hooks not installed"))
+    /// The hooks given when the reactor was built.
+    pub fn hooks(&self) -> Arc<Hooks> {
+        self.hooks.clone()
     }
 
     pub(crate) fn register_fd(&self, fd: RawFd, token: usize, interest: Interest) -> PyResult<()> {
@@ -204,7 +202,7 @@ fn run_timers(py: Python<'_>, slf: &Bound<'_, ReactorBase>, hooks: &Hooks) {
 /// Twisted's runUntilCurrent: thread calls, due timers, then "shutdown" if
 /// stop() was called.
 fn run_until_current(py: Python<'_>, slf: &Bound<'_, ReactorBase>) -> PyResult<()> {
-    let hooks = slf.borrow().hooks()?;
+    let hooks = slf.borrow().hooks();
     run_thread_calls(py, slf, &hooks);
     run_timers(py, slf, &hooks);
     let just_stopped = std::mem::replace(&mut slf.borrow_mut().just_stopped, false);
@@ -229,10 +227,10 @@ fn flush_dirty(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
         // As a Bound, the reference is released without pyo3's check for
         // the GIL (a thread-local lookup per transport).
         let tr = tr.into_bound(py);
-        // A transport flushed since it was queued (after a batched read)
+        // A transport flushed since it was listed (after a batched read)
         // is not tried again.
-        if tr.borrow().in_dirty {
-            transport::flush(py, slf, &tr);
+        if tr.borrow().flush == stream::state::Flush::Listed {
+            stream::write::flush(py, slf, &tr);
         }
     }
     // The emptied vector goes back unless the flushes queued others, so
@@ -249,7 +247,7 @@ fn run_closing(py: Python<'_>, slf: &Bound<'_, ReactorBase>) {
     }
     let closing = std::mem::take(&mut slf.borrow_mut().closing);
     for (tr, reason, orderly) in closing {
-        transport::close(py, slf, tr.bind(py), reason.bind(py), orderly);
+        stream::end::close(py, slf, tr.bind(py), reason.bind(py), orderly);
     }
 }
 
@@ -299,8 +297,7 @@ fn do_iteration(
                     token: e.token().0,
                     readable: e.is_readable() || e.is_read_closed(),
                     writable: e.is_writable(),
-                    error: e.is_error(),
-                    read_closed: e.is_read_closed(),
+                    closed_or_error: e.is_error() || e.is_read_closed(),
                 }));
                 Ok(ready)
             }
@@ -333,7 +330,7 @@ fn dispatch_io(
         )
     };
     for tr in ready {
-        transport::on_readable(py, slf, &tr.into_bound(py));
+        stream::read::on_readable(py, slf, &tr.into_bound(py));
     }
     for p in ready_ports {
         port::on_readable(py, slf, &p.into_bound(py));
@@ -351,14 +348,14 @@ fn dispatch_io(
             Token(t) => {
                 let source = slf.borrow().sources.get(t).map(|s| s.bind(py));
                 match source {
-                    Some(BoundSource::Tcp(tr)) => {
-                        transport::on_event(
+                    Some(BoundSource::Stream(tr)) => {
+                        stream::end::on_event(
                             py,
                             slf,
                             &tr,
                             ev.readable,
                             ev.writable,
-                            ev.error || ev.read_closed,
+                            ev.closed_or_error,
                         );
                     }
                     Some(BoundSource::Listener(p)) => port::on_readable(py, slf, &p),
@@ -387,7 +384,10 @@ fn take_nonempty<T>(v: &mut Vec<T>) -> Vec<T> {
 
 fn drain(fd: RawFd) {
     let mut buf = [0u8; 256];
-    while let Ok(n) = crate::core::sys::recv(fd, &mut buf) {
+    // SAFETY: the signal descriptor stays open while it is registered,
+    // and this runs only for its events.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    while let Ok(n) = crate::core::fd::read(fd, &mut buf) {
         if n == 0 {
             break;
         }
@@ -415,8 +415,12 @@ fn one_turn(py: Python<'_>, slf: &Bound<'_, ReactorBase>, wait: &Wait) -> PyResu
 
 #[pymethods]
 impl ReactorBase {
+    /// A reactor core calling Python through `hooks` (see
+    /// torsion.internet._hooks): given here, so that no path can run
+    /// without them.
     #[new]
-    fn new() -> PyResult<Self> {
+    fn new(hooks: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let hooks = Arc::new(Hooks::from_object(hooks)?);
         crate::core::heap::keep_freed_buffers();
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
@@ -442,20 +446,13 @@ impl ReactorBase {
             ready_ports: Vec::new(),
             closing: Vec::new(),
             fds,
-            hooks: None,
+            hooks,
             epoch: Instant::now(),
             started: false,
             just_stopped: false,
             running: false,
             signal_fd: None,
         })
-    }
-
-    /// Installs the hooks object (Failure factory, error classes, logging).
-    #[pyo3(name = "_installHooks")]
-    fn install_hooks(&mut self, hooks: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.hooks = Some(Arc::new(Hooks::from_object(hooks)?));
-        Ok(())
     }
 
     /// Watches `fd` (the read end of the signal wake-up pipe); None removes.
@@ -640,8 +637,9 @@ impl ReactorBase {
     /// Calls `reader.doRead()` while its descriptor is readable.
     #[pyo3(name = "addReader")]
     fn add_reader(slf: &Bound<'_, Self>, reader: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Ok(tr) = reader.cast::<TCPTransport>() {
-            return TCPTransport::start_reading(tr);
+        if let Ok(tr) = reader.cast::<Stream>() {
+            Stream::start_reading(tr);
+            return Ok(());
         }
         let fd: RawFd = reader
             .call_method0(intern!(slf.py(), "fileno"))?
@@ -652,8 +650,8 @@ impl ReactorBase {
     /// Calls `writer.doWrite()` while its descriptor is writable.
     #[pyo3(name = "addWriter")]
     fn add_writer(slf: &Bound<'_, Self>, writer: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Ok(tr) = writer.cast::<TCPTransport>() {
-            TCPTransport::start_writing(tr);
+        if let Ok(tr) = writer.cast::<Stream>() {
+            Stream::start_writing(tr);
             return Ok(());
         }
         let fd: RawFd = writer
@@ -664,8 +662,8 @@ impl ReactorBase {
 
     #[pyo3(name = "removeReader")]
     fn remove_reader(slf: &Bound<'_, Self>, reader: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Ok(tr) = reader.cast::<TCPTransport>() {
-            TCPTransport::stop_reading(tr);
+        if let Ok(tr) = reader.cast::<Stream>() {
+            Stream::stop_reading(tr);
             return Ok(());
         }
         let fd = crate::py::fd_readers::fileno_of(slf, reader);
@@ -676,8 +674,8 @@ impl ReactorBase {
 
     #[pyo3(name = "removeWriter")]
     fn remove_writer(slf: &Bound<'_, Self>, writer: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Ok(tr) = writer.cast::<TCPTransport>() {
-            TCPTransport::stop_writing(tr);
+        if let Ok(tr) = writer.cast::<Stream>() {
+            Stream::stop_writing(tr);
             return Ok(());
         }
         let fd = crate::py::fd_readers::fileno_of(slf, writer);
@@ -694,7 +692,7 @@ impl ReactorBase {
         let mut out: Vec<Py<PyAny>> = r.fds.readers(py);
         for (_, src) in r.sources.iter() {
             match src {
-                Source::Tcp(t) if t.bind(py).borrow().is_reading() => {
+                Source::Stream(t) if t.bind(py).borrow().is_reading() => {
                     out.push(t.clone_ref(py).into_any());
                 }
                 Source::Listener(p) => {
@@ -702,7 +700,7 @@ impl ReactorBase {
                         out.push(owner);
                     }
                 }
-                Source::Tcp(_) => {}
+                Source::Stream(_) => {}
             }
         }
         PyList::new(py, out)
@@ -715,7 +713,7 @@ impl ReactorBase {
         let r = slf.borrow();
         let mut out: Vec<Py<PyAny>> = r.fds.writers(py);
         for (_, src) in r.sources.iter() {
-            if let Source::Tcp(t) = src {
+            if let Source::Stream(t) = src {
                 if t.bind(py).borrow().is_writing() {
                     out.push(t.clone_ref(py).into_any());
                 }
@@ -737,9 +735,9 @@ impl ReactorBase {
             .collect();
         for src in sources {
             match src {
-                BoundSource::Tcp(t) => {
-                    TCPTransport::stop_reading(&t);
-                    TCPTransport::stop_writing(&t);
+                BoundSource::Stream(t) => {
+                    Stream::stop_reading(&t);
+                    Stream::stop_writing(&t);
                     out.push(t.into_any().unbind());
                 }
                 BoundSource::Listener(p) => {
@@ -754,15 +752,13 @@ impl ReactorBase {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(h) = &self.hooks {
-            h.traverse(&visit)?;
-        }
+        self.hooks.traverse(&visit)?;
         for d in self.timers.iter() {
             visit.call(d)?;
         }
         for (_, s) in self.sources.iter() {
             match s {
-                Source::Tcp(t) => visit.call(t)?,
+                Source::Stream(t) => visit.call(t)?,
                 Source::Listener(p) => visit.call(p)?,
             }
         }

@@ -71,8 +71,12 @@ class TorsionReactor(_torsion.ReactorBase):
     usingThreads = False
     _exitSignal: int | None = None
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> TorsionReactor:
+        # The Rust core takes the hooks it calls Python through when it is
+        # built (never later, so that no path can run without them).
+        return super().__new__(cls, _hooks)
+
     def __init__(self) -> None:
-        self._installHooks(_hooks)
         self._stopped = True
         self._startedBefore = False
         self._installSignalHandlers = False

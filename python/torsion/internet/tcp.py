@@ -1,7 +1,7 @@
 """TCP: the transport classes, listening ports and client connectors
 (mirrors twisted.internet.tcp).
 
-The data path of a connection is in Rust (``_torsion.TCPTransport``); these
+The data path of a connection is in Rust (``_torsion.Stream``); these
 subclasses declare the interfaces and add the rarely used methods.
 """
 
@@ -11,7 +11,6 @@ import errno
 import os
 import socket
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 from zope.interface import implementer
@@ -79,7 +78,7 @@ class _BufferSize:
     def __init__(self) -> None:
         # (an instance attribute: on the class it would be bound as a
         # descriptor itself)
-        self._native = _torsion.TCPTransport.bufferSize
+        self._native = _torsion.Stream.bufferSize
 
     def __get__(self, obj: Any, cls: type | None = None) -> int:
         if obj is None:
@@ -101,7 +100,7 @@ class _BufferSize:
     IHalfCloseableDescriptor,
     ILoggingContext,
 )
-class Connection(_torsion.TCPTransport):
+class Connection(_torsion.Stream):
     """A TCP connection (ITCPTransport)."""
 
     bufferSize = _BufferSize()
@@ -130,33 +129,27 @@ class Connection(_torsion.TCPTransport):
     def getTcpNoDelay(self) -> bool:
         """Whether TCP_NODELAY is set."""
         self._requireSocket()
-        return super().getTcpNoDelay()
+        return self._getBoolOption(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
     def setTcpNoDelay(self, enabled: Any) -> None:
         """Set TCP_NODELAY; like socket.setsockopt, an int (or bool) turns
         it on when non-zero, and other values raise as setsockopt does."""
-        self._setOption(
-            super().setTcpNoDelay, socket.IPPROTO_TCP, socket.TCP_NODELAY, enabled
-        )
+        self._setOption(socket.IPPROTO_TCP, socket.TCP_NODELAY, enabled)
 
     def getTcpKeepAlive(self) -> bool:
         """Whether SO_KEEPALIVE is set."""
         self._requireSocket()
-        return super().getTcpKeepAlive()
+        return self._getBoolOption(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
 
     def setTcpKeepAlive(self, enabled: Any) -> None:
         """Set SO_KEEPALIVE (values as for setTcpNoDelay)."""
-        self._setOption(
-            super().setTcpKeepAlive, socket.SOL_SOCKET, socket.SO_KEEPALIVE, enabled
-        )
+        self._setOption(socket.SOL_SOCKET, socket.SO_KEEPALIVE, enabled)
 
-    def _setOption(
-        self, native: Callable[[Any], None], level: int, name: int, enabled: Any
-    ) -> None:
-        """An int goes to the native setter (``native``)."""
+    def _setOption(self, level: int, name: int, enabled: Any) -> None:
+        """An int sets the boolean option natively."""
         self._requireSocket()
         if isinstance(enabled, int):
-            native(enabled)
+            self._setBoolOption(level, name, enabled)
             return
         # Anything else goes to setsockopt itself, for its behaviour and
         # its errors (a bytes-like value is passed through as it is).

@@ -72,14 +72,14 @@ class ProxyClient(Proxy):
 def _canRelay(client: Proxy, server: Proxy) -> bool:
     """Whether the relay can carry this pair's bytes unchanged."""
     try:
-        from torsion._torsion import TCPTransport
+        from torsion._torsion import Stream
     except ImportError:
         return False
     for side in (client, server):
         if type(side).dataReceived is not Proxy.dataReceived:
             return False
         transport = side.transport
-        if not isinstance(transport, TCPTransport) or transport.producer is not None:
+        if not isinstance(transport, Stream) or transport.producer is not None:
             return False
     return True
 

@@ -1,4 +1,7 @@
-//! Reading a socket into the `bytes` objects handed to `dataReceived`.
+//! Reading a stream's layer into the `bytes` objects handed to
+//! `dataReceived`. CPython layout: objects made uninitialised and written
+//! in place, then shrunk with `_PyBytes_Resize` (public C API since 3.0;
+//! checked against 3.10-3.13).
 //!
 //! No `dataReceived` call gets more than the transport's bufferSize
 //! (Twisted's, 64 KiB by default). A read goes through a reused buffer and
@@ -7,21 +10,21 @@
 //! half a bufferSize or more) reads go straight into bytes objects of
 //! bufferSize instead, up to 256 KiB per turn: in one readv for a protocol
 //! that only consumes, one chunk at a time for one that answers (see
-//! `read_stream` in transport.rs). Measured on a streaming echo (4
+//! `read_stream` in stream/read.rs). Measured on a streaming echo (4
 //! connections, server CPU per byte, 6 interleaved rounds): 64 KiB reads
 //! through the copying path reached 0.85x uvloop, 256 KiB readv 0.93x;
 //! readv of 512 KiB were slower than 256 KiB (0.88x of them).
 
 use std::io::{self, IoSliceMut};
-use std::os::fd::RawFd;
+use std::os::fd::OwnedFd;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::core::sys;
+use crate::py::cpython::spare_bytes;
 use crate::py::gil_cell::GilCell;
-use crate::py::spare_bytes;
+use crate::py::stream::layer::Layer;
 
 /// Twisted's default bufferSize: the most one `dataReceived` gets, and the
 /// size of the reused read buffer.
@@ -56,33 +59,36 @@ pub fn with_buffer<R>(py: Python<'_>, f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
-/// One recv of at most `size` bytes on `fd`: `Ok(None)` at end of stream,
-/// else the bytes read and whether they filled `size` (more is then likely
-/// waiting). Up to READ_SIZE the read goes through the reused buffer.
-pub fn read_bytes(
-    py: Python<'_>,
-    fd: RawFd,
+/// One read of at most `size` bytes from `layer`: `Ok(None)` at end of
+/// stream, else the bytes read and whether they filled `size` (more is
+/// then likely waiting). Up to READ_SIZE the read goes through the reused
+/// buffer. Descriptors that came with the bytes go to `fds`.
+pub fn read_bytes<'py>(
+    py: Python<'py>,
+    layer: &Layer,
     size: usize,
-) -> io::Result<Option<(Bound<'_, PyBytes>, bool)>> {
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<Option<(Bound<'py, PyBytes>, bool)>> {
     if size > READ_SIZE {
-        let (mut chunks, full) = read_chunks(py, fd, size, 1)?;
+        let (mut chunks, full) = read_chunks(py, layer, size, 1, fds)?;
         return Ok(chunks.pop().map(|c| (c, full)));
     }
-    with_buffer(py, |buf| match sys::recv(fd, &mut buf[..size])? {
+    with_buffer(py, |buf| match layer.read(&mut buf[..size], fds)? {
         0 => Ok(None),
         n => Ok(Some((spare_bytes::bytes_from(py, &buf[..n]), n == size))),
     })
 }
 
-/// One readv on `fd` straight into `count` (at least one) fresh bytes
-/// objects of `size` bytes: the chunks read, in order (none at end of
-/// stream), and whether they were all filled.
-pub fn read_chunks(
-    py: Python<'_>,
-    fd: RawFd,
+/// One scatter read from `layer` straight into `count` (at least one)
+/// fresh bytes objects of `size` bytes: the chunks read, in order (none at
+/// end of stream), and whether they were all filled.
+pub fn read_chunks<'py>(
+    py: Python<'py>,
+    layer: &Layer,
     size: usize,
     count: usize,
-) -> io::Result<(Vec<Bound<'_, PyBytes>>, bool)> {
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<(Vec<Bound<'py, PyBytes>>, bool)> {
     let count = count.max(1);
     let mut chunks = Vec::with_capacity(count);
     for _ in 0..count {
@@ -102,7 +108,7 @@ pub fn read_chunks(
                 }
             })
             .collect();
-        sys::recv_vectored(fd, &mut iov)?
+        layer.read_vectored(&mut iov, fds)?
     };
     let used = n.div_ceil(size);
     // Chunks the read did not reach go back for later reads.

@@ -1,10 +1,10 @@
 //! `write` as the concrete transport classes (`tcp.Server`, `tcp.Client`)
 //! see it: a method defined on each of them, not only inherited from
-//! `TCPTransport`.
+//! `Stream`.
 //!
 //! CPython 3.11 turns `self.transport.write(data)` into a direct call of
 //! the C function only when the instance's type is exactly the class that
-//! defines the method. PyO3 defines `write` on `TCPTransport`, and every
+//! defines the method. PyO3 defines `write` on `Stream`, and every
 //! transport is an instance of a Python subclass, so each call went
 //! through the generic path (a bound-method check, PyO3's argument parser
 //! and trampoline): about 180 instructions per call on a 1 KiB echo.
@@ -22,7 +22,7 @@ use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::py::transport::TCPTransport;
+use crate::py::stream::Stream;
 
 struct MethodDef(ffi::PyMethodDef);
 
@@ -39,12 +39,12 @@ static WRITE: MethodDef = MethodDef(ffi::PyMethodDef {
     ml_doc: c"write($self, data)\n--\n\nQueues `data` (bytes only) to be sent.".as_ptr(),
 });
 
-/// Defines `write` on `cls`, a subclass of TCPTransport.
+/// Defines `write` on `cls`, a subclass of Stream.
 #[pyfunction]
 pub fn _install_fast_write(cls: &Bound<'_, PyType>) -> PyResult<()> {
-    if !cls.is_subclass_of::<TCPTransport>()? || cls.is(cls.py().get_type::<TCPTransport>()) {
+    if !cls.is_subclass_of::<Stream>()? || cls.is(cls.py().get_type::<Stream>()) {
         return Err(PyTypeError::new_err(
-            "_install_fast_write takes a subclass of TCPTransport",
+            "_install_fast_write takes a subclass of Stream",
         ));
     }
     let def = (&raw const WRITE.0).cast_mut();
@@ -83,11 +83,8 @@ unsafe extern "C" fn write_fastcall(
         // SAFETY: see the function's contract.
         unsafe { call(py, slf, args, nargs, kwnames) }
     }));
-    let result = result.unwrap_or_else(|_| {
-        Err(PanicException::new_err(
-            "torsion panicked in TCPTransport.write",
-        ))
-    });
+    let result =
+        result.unwrap_or_else(|_| Err(PanicException::new_err("torsion panicked in Stream.write")));
     match result {
         Ok(obj) => obj,
         Err(e) => {
@@ -106,23 +103,23 @@ unsafe fn call(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: `slf` is a live instance of a TCPTransport subclass, borrowed
+    // SAFETY: `slf` is a live instance of a Stream subclass, borrowed
     // for the call.
     let transport = unsafe { Bound::from_borrowed_ptr(py, slf) };
     if nargs == 1 && kwnames.is_null() {
         // SAFETY: one positional argument, borrowed for the call.
         let data = unsafe { Bound::from_borrowed_ptr(py, *args) };
-        // SAFETY: see above: the instance is a TCPTransport.
-        let transport = unsafe { transport.cast_unchecked::<TCPTransport>() };
-        TCPTransport::write_data(transport, &data)?;
+        // SAFETY: see above: the instance is a Stream.
+        let transport = unsafe { transport.cast_unchecked::<Stream>() };
+        Stream::write_data(transport, &data)?;
         return Ok(py.None().into_ptr());
     }
     // Anything else goes to PyO3's method, which parses it as before.
-    let method = py.get_type::<TCPTransport>().getattr("write")?;
-    // SAFETY: `kwnames` is a tuple or null, as CPython passes it.
+    let method = py.get_type::<Stream>().getattr("write")?;
     let nkw = if kwnames.is_null() {
         0
     } else {
+        // SAFETY: `kwnames` is a tuple or null, as CPython passes it.
         unsafe { ffi::PyTuple_GET_SIZE(kwnames) }
     };
     let given = usize::try_from(nargs + nkw)
