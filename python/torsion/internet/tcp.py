@@ -1,8 +1,9 @@
 """TCP: the transport classes, listening ports and client connectors
 (mirrors twisted.internet.tcp).
 
-The data path of a connection is in Rust (``_torsion.TCPTransport``); these
-subclasses declare the interfaces and add the rarely used methods.
+The data path of a connection is in Rust (the stream transport under
+``abstract.FileDescriptor``); these subclasses declare the interfaces and add
+what is particular to TCP: its addresses and options.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,17 +18,14 @@ from zope.interface import implementer
 
 from torsion import _torsion
 from torsion.internet import error
+from torsion.internet.abstract import FileDescriptor, logPrefixOf
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import BaseConnector
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import (
     Binding,
-    IConsumer,
-    IHalfCloseableDescriptor,
     IListeningPort,
     ILoggingContext,
-    IPushProducer,
-    ISystemHandle,
     ITCPTransport,
     _Binding,
 )
@@ -65,58 +62,12 @@ def _isIPv4(host: str | bytes) -> bool:
     return True
 
 
-def _logPrefixOf(obj: Any) -> str:
-    if ILoggingContext.providedBy(obj):
-        return obj.logPrefix()
-    return obj.__class__.__name__
-
-
-class _BufferSize:
-    """Twisted's ``bufferSize``: 65536 on the class, as Twisted's class
-    attribute reads; on a transport, the most one read takes (kept in Rust,
-    checked when set)."""
-
-    def __init__(self) -> None:
-        # (an instance attribute: on the class it would be bound as a
-        # descriptor itself)
-        self._native = _torsion.TCPTransport.bufferSize
-
-    def __get__(self, obj: Any, cls: type | None = None) -> int:
-        if obj is None:
-            return 65536
-        return self._native.__get__(obj, cls)
-
-    def __set__(self, obj: Any, value: int) -> None:
-        self._native.__set__(obj, value)
-
-    def __delete__(self, obj: Any) -> None:
-        raise AttributeError("bufferSize cannot be deleted")
-
-
-@implementer(
-    ITCPTransport,
-    ISystemHandle,
-    IConsumer,
-    IPushProducer,
-    IHalfCloseableDescriptor,
-    ILoggingContext,
-)
-class Connection(_torsion.TCPTransport):
+@implementer(ITCPTransport)
+class Connection(FileDescriptor):
     """A TCP connection (ITCPTransport)."""
 
-    bufferSize = _BufferSize()
     # Twisted's flag from its TLS mixin: this transport does not speak TLS.
     TLS = False
-    _handle: socket.socket | None = None
-
-    def _requireSocket(self) -> None:
-        """Twisted deletes a transport's ``socket`` before telling the
-        protocol that the connection is lost: from then on what needs the
-        socket raises AttributeError, and so does torsion's."""
-        if self.disconnected:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute 'socket'"
-            )
 
     def getPeer(self) -> IPv4Address | IPv6Address:
         """The remote address."""
@@ -162,53 +113,6 @@ class Connection(_torsion.TCPTransport):
         # its errors (a bytes-like value is passed through as it is).
         self.getHandle().setsockopt(level, name, enabled)
 
-    def getHandle(self) -> socket.socket:
-        """A socket object for this connection (a duplicate descriptor,
-        made on first use; closing it does not close the connection)."""
-        self._requireSocket()
-        if self._handle is None:
-            fd = self.fileno()
-            if fd < 0:
-                raise OSError("connection is closed")
-            self._handle = socket.socket(fileno=os.dup(fd))
-            # The duplicate is ours: close it when the transport goes away
-            # (the connection itself is shut down by the loop on close).
-            weakref.finalize(self, self._handle.close)
-        return self._handle
-
-    @property
-    def socket(self) -> socket.socket:
-        """Twisted's ``transport.socket``: see getHandle()."""
-        return self.getHandle()
-
-    def logPrefix(self) -> str:
-        """The protocol's log prefix."""
-        protocol = self.protocol
-        return _logPrefixOf(protocol) if protocol is not None else "-"
-
-    @property
-    def logstr(self) -> str:
-        """Twisted's attribute behind logPrefix()."""
-        return self.logPrefix()
-
-    @logstr.setter
-    def logstr(self, value: str) -> None:
-        self._logstr = value
-
-    def readConnectionLost(self, reason: Failure) -> None:
-        """Twisted's hook for the end of the read side (not used by torsion's
-        own loop, which calls the protocol directly)."""
-        self.connectionLost(reason)
-
-    def writeConnectionLost(self, reason: Failure) -> None:
-        """Twisted's hook for the end of the write side."""
-        self.connectionLost(reason)
-
-    def __repr__(self) -> str:
-        return (
-            f"<{self.__class__.__name__} fd={self.fileno()} protocol={self.protocol!r}>"
-        )
-
 
 class Server(Connection):
     """The server side of an accepted connection."""
@@ -239,10 +143,20 @@ class Server(Connection):
         return self._repstr
 
 
-class Client(Connection):
-    """The client side of a connection made by connectTCP."""
+class BaseClient(Connection):
+    """The client side of a connection this process made (what connectTCP
+    and connectUNIX share)."""
 
     _logstr = "Uninitialized"
+
+    def logPrefix(self) -> str:
+        """Twisted's "<protocol prefix>,client", fixed once connected."""
+        return self._logstr
+
+
+class Client(BaseClient):
+    """The client side of a connection made by connectTCP."""
+
     _addr: tuple[Any, int] | None = None
     # Twisted reports the IPv4 host as connectTCP was given it, which for
     # bytes is not what the socket says.
@@ -253,10 +167,6 @@ class Client(Connection):
         if self._givenPeer is not None:
             return self._givenPeer
         return self._peerAddress()
-
-    def logPrefix(self) -> str:
-        """Twisted's "<protocol prefix>,client", fixed once connected."""
-        return self._logstr
 
     def __repr__(self) -> str:
         return f"<{self.__class__} to {self._addr!r} at {id(self):x}>"
@@ -298,9 +208,122 @@ _torsion._install_fast_write(Server)
 _torsion._install_fast_write(Client)
 
 
-class _ClientAttempt:
-    """One connection attempt for a Connector: resolves the host, starts a
-    non-blocking connect and hands the socket to the Rust transport."""
+class BaseAttempt:
+    """One connection attempt for a connector: starts a non-blocking
+    connect on a socket, hands it to the Rust transport, and reports the
+    outcome to the connector. Subclasses make the socket (``_begin``, run on
+    the next turn) and say which transport class to build."""
+
+    def __init__(self, connector: Any, reactor: Any) -> None:
+        self.connector = connector
+        self.reactor = reactor
+        self.connected = False
+        self.done = False
+        self._transport: BaseClient | None = None
+        reactor.callLater(0, self._begin)
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _connectSocket(self, skt: socket.socket, target: Any) -> None:
+        """Connect ``skt`` (non-blocking, already bound if it must be) to
+        ``target``; on success the transport from ``_newTransport`` takes
+        the descriptor over. ``skt`` is closed on any failure."""
+        try:
+            result = skt.connect_ex(target)
+        except OSError as e:
+            skt.close()
+            self.failIfNotConnected(error.getConnectError(e))
+            return
+        except BaseException:
+            # A port out of range (OverflowError) reaches the connector's
+            # errback as it is, as in Twisted; the socket must not leak.
+            skt.close()
+            raise
+        if result not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+            skt.close()
+            self.failIfNotConnected(
+                error.getConnectError((result, os.strerror(result)))
+            )
+            return
+        transport = self._newTransport(skt.detach())
+        self._transport = transport
+        transport._start(self._connectDone, self._connectionLost)
+
+    def _newTransport(self, fd: int) -> BaseClient:
+        raise NotImplementedError
+
+    def _connectDone(self, errno: int | None) -> None:
+        transport = self._transport
+        if transport is not None and errno is None:
+            # Twisted logs what happens here under the prefix the transport
+            # had when the event began: "Uninitialized".
+            log.callWithContext(
+                {"system": transport.logPrefix()}, self._connected, transport
+            )
+            return
+        self._connected(transport, errno)
+
+    def _connected(self, transport: Any, errno: int | None = None) -> None:
+        if errno is not None:
+            self._transport = None
+            self.failIfNotConnected(error.getConnectError((errno, os.strerror(errno))))
+            return
+        assert transport is not None
+        try:
+            protocol = self.connector.buildProtocol(transport.getPeer())
+        except BaseException:
+            # Twisted: logged, the socket closed, and the attempt reported
+            # as failed (ConnectError), not as a lost connection.
+            reason = Failure()
+            log.err(reason)
+            self._transport = None
+            transport.loseConnection()
+            self.failIfNotConnected(error.ConnectError(string=reason))
+            return
+        self.connected = True
+        self.done = True
+        self.connector.transport = transport
+        if protocol is None:
+            # Twisted: a stand-in protocol receives connectionLost, but is
+            # never connected.
+            transport.protocol = Protocol()
+            transport.loseConnection()
+            return
+        transport.protocol = protocol
+        transport._logstr = f"{logPrefixOf(protocol)},client"
+        protocol.makeConnection(transport)
+
+    def _connectionLost(self, reason: Failure) -> None:
+        if self.connected:
+            self.connector.connectionLost(reason)
+
+    def failIfNotConnected(self, err: Any) -> None:
+        """Abandon the attempt and report ``err`` to the connector."""
+        if self.connected or self.done:
+            return
+        self.done = True
+        if self._transport is not None:
+            self._transport._abortConnecting()
+            self._transport = None
+        if isinstance(err, Failure):
+            reason = err
+        else:
+            reason = Failure(err)
+        self.connector.connectionFailed(reason)
+
+    def stopConnecting(self) -> None:
+        """Abandon the attempt (UserError)."""
+        self.failIfNotConnected(error.UserError())
+
+    def loseConnection(self) -> None:
+        """Close the connection if the attempt succeeded."""
+        if self._transport is not None and self.connected:
+            self._transport.loseConnection()
+
+
+class _ClientAttempt(BaseAttempt):
+    """A connectTCP attempt: resolves the host, binds if asked, connects."""
 
     def __init__(
         self, host: str, port: int, bindAddress: Any, connector: Any, reactor: Any
@@ -308,14 +331,9 @@ class _ClientAttempt:
         self.host = host
         self.port = port
         self.bindAddress = _clientBinding(bindAddress)
-        self.connector = connector
-        self.reactor = reactor
-        self.connected = False
-        self.done = False
-        self._transport: Client | None = None
-        reactor.callLater(0, self._resolve)
+        super().__init__(connector, reactor)
 
-    def _resolve(self) -> None:
+    def _begin(self) -> None:
         if self.done:
             return
         if _isIPv4(self.host) or _isIPv6(self.host):
@@ -356,96 +374,23 @@ class _ClientAttempt:
                 )[0][4]
             else:
                 target = (address, self.port)
-            result = skt.connect_ex(target)
         except OSError as e:
             skt.close()
             self.failIfNotConnected(error.getConnectError(e))
             return
         except BaseException:
-            # A port out of range (OverflowError) reaches the connector's
-            # errback as it is, as in Twisted; the socket must not leak.
             skt.close()
             raise
-        if result not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
-            skt.close()
-            self.failIfNotConnected(
-                error.getConnectError((result, os.strerror(result)))
-            )
-            return
-        transport = Client(self.reactor, skt.detach(), None, True)
+        self._address = address
+        self._connectSocket(skt, target)
+
+    def _newTransport(self, fd: int) -> Client:
+        transport = Client(self.reactor, fd, None, True)
         transport._addr = (self.host, self.port)
-        if isinstance(address, bytes) and family == socket.AF_INET:
+        address = self._address
+        if isinstance(address, bytes) and not _isIPv6(address):
             transport._givenPeer = IPv4Address("TCP", address, self.port)
-        self._transport = transport
-        transport._start(self._connectDone, self._connectionLost)
-
-    def _connectDone(self, errno: int | None) -> None:
-        transport = self._transport
-        if transport is not None and errno is None:
-            # Twisted logs what happens here under the prefix the transport
-            # had when the event began: "Uninitialized".
-            log.callWithContext(
-                {"system": transport.logPrefix()}, self._connected, transport
-            )
-            return
-        self._connected(transport, errno)
-
-    def _connected(self, transport: Any, errno: int | None = None) -> None:
-        if errno is not None:
-            self._transport = None
-            self.failIfNotConnected(error.getConnectError((errno, os.strerror(errno))))
-            return
-        assert transport is not None
-        try:
-            protocol = self.connector.buildProtocol(transport.getPeer())
-        except BaseException:
-            # Twisted: logged, the socket closed, and the attempt reported
-            # as failed (ConnectError), not as a lost connection.
-            reason = Failure()
-            log.err(reason)
-            self._transport = None
-            transport.loseConnection()
-            self.failIfNotConnected(error.ConnectError(string=reason))
-            return
-        self.connected = True
-        self.done = True
-        self.connector.transport = transport
-        if protocol is None:
-            # Twisted: a stand-in protocol receives connectionLost, but is
-            # never connected.
-            transport.protocol = Protocol()
-            transport.loseConnection()
-            return
-        transport.protocol = protocol
-        transport._logstr = f"{_logPrefixOf(protocol)},client"
-        protocol.makeConnection(transport)
-
-    def _connectionLost(self, reason: Failure) -> None:
-        if self.connected:
-            self.connector.connectionLost(reason)
-
-    def failIfNotConnected(self, err: Any) -> None:
-        """Abandon the attempt and report ``err`` to the connector."""
-        if self.connected or self.done:
-            return
-        self.done = True
-        if self._transport is not None:
-            self._transport._abortConnecting()
-            self._transport = None
-        if isinstance(err, Failure):
-            reason = err
-        else:
-            reason = Failure(err)
-        self.connector.connectionFailed(reason)
-
-    def stopConnecting(self) -> None:
-        """Abandon the attempt (UserError)."""
-        self.failIfNotConnected(error.UserError())
-
-    def loseConnection(self) -> None:
-        """Close the connection if the attempt succeeded."""
-        if self._transport is not None and self.connected:
-            self._transport.loseConnection()
+        return transport
 
 
 class Connector(BaseConnector):
@@ -560,7 +505,7 @@ class Port:
         self._realPortNumber = self._hostTuple[1]
         _log.info(
             "{prefix} starting on {port}",
-            prefix=_logPrefixOf(self.factory),
+            prefix=logPrefixOf(self.factory),
             port=self._realPortNumber,
         )
         self.factory.doStart()
@@ -574,7 +519,7 @@ class Port:
         transport = self.transport(reactor, fd, protocol)
         transport.server = self
         transport.sessionno = self.sessionno
-        transport._protocolPrefix = _logPrefixOf(protocol)
+        transport._protocolPrefix = logPrefixOf(protocol)
         transport._repstr = f"<{protocol.__class__.__name__} #{self.sessionno} on {self._realPortNumber}>"
         self.sessionno += 1
         return transport
