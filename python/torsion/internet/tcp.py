@@ -509,9 +509,14 @@ class Port:
             port=self._realPortNumber,
         )
         self.factory.doStart()
+        self._startAccepting(skt, self.factory)
+
+    def _startAccepting(self, skt: socket.socket, factory: Any) -> None:
+        """Hand the listening socket to the Rust port, which calls
+        ``factory.buildProtocol`` for each connection it accepts."""
         self.connected = True
         self._native = _torsion.ListeningPort(
-            self.reactor, skt.detach(), self.factory, self._buildTransport, self
+            self.reactor, skt.detach(), factory, self._buildTransport, self
         )
         self._native.startReading()
 
@@ -554,9 +559,7 @@ class Port:
         """Close the socket and stop the factory."""
         if not self.connected:
             return
-        _log.info(
-            "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
-        )
+        self._logConnectionLostMsg()
         self._realPortNumber = None
         self._hostTuple = None
         self.connected = False
@@ -567,6 +570,11 @@ class Port:
             self.factory.doStop()
         finally:
             self.disconnecting = False
+
+    def _logConnectionLostMsg(self) -> None:
+        _log.info(
+            "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
+        )
 
     def logPrefix(self) -> str:
         """The factory's class, qualified."""
