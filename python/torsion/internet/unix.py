@@ -155,7 +155,7 @@ class Port(tcp.Port):
 
     def __repr__(self) -> str:
         cls = self.factory.__class__
-        factoryName = f"{cls.__module__}.{cls.__qualname__}"
+        factoryName = f"{cls.__module__}.{cls.__name__}"
         if self._hostName is None:
             return f"<{factoryName} (not listening)>"
         return f"<{factoryName} on {_pathText(self._bindPath)!r}>"
