@@ -41,14 +41,22 @@ class TCPKind:
         """A plain listening socket (not a reactor's)."""
         return socket.create_server(("127.0.0.1", 0))
 
-    def rawConnect(self, where: Any, timeout: float | None = 10.0) -> socket.socket:
-        """A blocking socket connected to ``where``: a port made by listen,
-        or a raw listener."""
+    def target(self, where: Any) -> Any:
+        """The socket address of ``where``: a port made by listen, or a raw
+        listener."""
         if isinstance(where, socket.socket):
-            target = where.getsockname()
-        else:
-            target = ("127.0.0.1", where.getHost().port)
-        return socket.create_connection(target, timeout=timeout)
+            return where.getsockname()
+        return ("127.0.0.1", where.getHost().port)
+
+    def rawConnect(
+        self, where: Any, timeout: float | None = 10.0, noDelay: bool = False
+    ) -> socket.socket:
+        """A blocking socket connected to ``where`` (as for target), with
+        TCP_NODELAY set if ``noDelay``."""
+        sock = socket.create_connection(self.target(where), timeout=timeout)
+        if noDelay:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def proxyTarget(self, listener: socket.socket) -> Any:
         """How portforward reaches a raw listener: (host, port)."""
@@ -84,17 +92,22 @@ class UNIXKind:
         listener.listen()
         return listener
 
-    def rawConnect(self, where: Any, timeout: float | None = 10.0) -> socket.socket:
-        """A blocking socket connected to ``where``: a port made by listen,
-        or a raw listener."""
+    def target(self, where: Any) -> Any:
+        """The socket address of ``where``: a port made by listen, or a raw
+        listener."""
         if isinstance(where, socket.socket):
-            target = where.getsockname()
-        else:
-            target = where.getHost().name
+            return where.getsockname()
+        return where.getHost().name
+
+    def rawConnect(
+        self, where: Any, timeout: float | None = 10.0, noDelay: bool = False
+    ) -> socket.socket:
+        """A blocking socket connected to ``where`` (as for target);
+        ``noDelay`` has no meaning here (there is no Nagle algorithm)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
-            sock.connect(target)
+            sock.connect(self.target(where))
         except BaseException:
             sock.close()
             raise
