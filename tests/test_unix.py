@@ -436,3 +436,18 @@ def test_check_pid_with_live_lock_connects(flavor, sockdir):
 
 def test_reactor_provides_ireactorunix(flavor):
     assert flavor.interfaces.IReactorUNIX.providedBy(flavor.reactor)
+
+
+def test_abort_connection(flavor, sockdir):
+    """abortConnection with a large queue: the aborting end gets
+    ConnectionAborted and stops hearing; with no reset on a UNIX socket, the
+    peer sees the stream end cleanly (ConnectionDone) after part of it."""
+    port, seen = connect_pair(flavor, os.path.join(sockdir, "s"))
+    client = seen["client"]["protocol"].transport
+    client.write(b"x" * (8 * 1024 * 1024))
+    client.abortConnection()
+    spin(flavor.reactor, lambda: "server lost" in seen and "client lost" in seen)
+    assert seen["client lost"] is flavor.error.ConnectionAborted
+    assert seen["server lost"] is flavor.error.ConnectionDone
+    assert len(seen.get("server data", b"")) < 8 * 1024 * 1024
+    stop_listening(flavor.reactor, port)
