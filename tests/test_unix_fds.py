@@ -79,19 +79,38 @@ def pipe_holding(data):
     return r
 
 
+def send_descriptors(flavor, transport, contents, data, done):
+    """Send the read end of a pipe holding each of ``contents`` (in order),
+    then write ``data``; run until ``done()``. The ends sent are closed
+    here afterwards (the receiver has its own)."""
+    ends = [pipe_holding(each) for each in contents]
+    try:
+        for fd in ends:
+            transport.sendFileDescriptor(fd)
+        transport.write(data)
+        spin(flavor.reactor, done)
+    finally:
+        for fd in ends:
+            os.close(fd)
+
+
+def data_of(events):
+    return b"".join(value for kind, value in events if kind == "data")
+
+
 @both_flavors
 def test_descriptor_arrives_before_its_byte(flavor):
     """A pipe's read end sent with one byte: the receiver gets a new
     descriptor for the same pipe, then the byte."""
     with socket_directory() as d:
         made, port, events = connected(flavor, os.path.join(d, "s"), True)
-        r = pipe_holding(b"through the pipe")
-        try:
-            made["client"].transport.sendFileDescriptor(r)
-            made["client"].transport.write(b"x")
-            spin(flavor.reactor, lambda: ("data", b"x") in events)
-        finally:
-            os.close(r)
+        send_descriptors(
+            flavor,
+            made["client"].transport,
+            [b"through the pipe"],
+            b"x",
+            lambda: data_of(events) == b"x",
+        )
         assert [kind for kind, _ in events] == ["fd", "data"]
         received = events[0][1]
         try:
@@ -105,19 +124,14 @@ def test_descriptor_arrives_before_its_byte(flavor):
 def test_several_descriptors_in_order(flavor):
     with socket_directory() as d:
         made, port, events = connected(flavor, os.path.join(d, "s"), True)
-        first, second = pipe_holding(b"one"), pipe_holding(b"two")
-        try:
-            made["client"].transport.sendFileDescriptor(first)
-            made["client"].transport.sendFileDescriptor(second)
-            made["client"].transport.write(b"ab")
-            spin(
-                flavor.reactor,
-                lambda: b"".join(v for k, v in events if k == "data") == b"ab",
-            )
-        finally:
-            os.close(first)
-            os.close(second)
-        fds = [v for k, v in events if k == "fd"]
+        send_descriptors(
+            flavor,
+            made["client"].transport,
+            [b"one", b"two"],
+            b"ab",
+            lambda: data_of(events) == b"ab",
+        )
+        fds = [value for kind, value in events if kind == "fd"]
         assert events[0][0] == "fd"
         try:
             assert [os.read(fd, 10) for fd in fds] == [b"one", b"two"]
@@ -133,15 +147,15 @@ def test_descriptor_to_a_protocol_that_cannot_receive_is_closed(flavor):
     the bytes; the descriptor that came with them is closed."""
     with socket_directory() as d:
         made, port, events = connected(flavor, os.path.join(d, "s"), False)
-        r = pipe_holding(b"unused")
         baseline = len(os.listdir("/proc/self/fd"))
-        try:
-            made["client"].transport.sendFileDescriptor(r)
-            made["client"].transport.write(b"x")
-            spin(flavor.reactor, lambda: ("data", b"x") in events)
-            assert len(os.listdir("/proc/self/fd")) == baseline
-        finally:
-            os.close(r)
+        send_descriptors(
+            flavor,
+            made["client"].transport,
+            [b"unused"],
+            b"x",
+            lambda: data_of(events) == b"x",
+        )
+        assert len(os.listdir("/proc/self/fd")) == baseline
         close(flavor, made, port)
 
 
@@ -151,15 +165,13 @@ def test_more_descriptors_than_bytes_loses_the_connection(flavor):
     FileDescriptorOverrun."""
     with socket_directory() as d:
         made, port, events = connected(flavor, os.path.join(d, "s"), True)
-        first, second = pipe_holding(b"1"), pipe_holding(b"2")
-        try:
-            made["client"].transport.sendFileDescriptor(first)
-            made["client"].transport.sendFileDescriptor(second)
-            made["client"].transport.write(b"x")
-            spin(flavor.reactor, lambda: "client lost" in made)
-        finally:
-            os.close(first)
-            os.close(second)
+        send_descriptors(
+            flavor,
+            made["client"].transport,
+            [b"1", b"2"],
+            b"x",
+            lambda: "client lost" in made,
+        )
         assert made["client lost"].type is flavor.error.FileDescriptorOverrun
         spin(flavor.reactor, lambda: "server lost" in made)
         for kind, value in events:

@@ -229,6 +229,19 @@ class TCP6ServerEndpoint(_TCPServerEndpoint):
         _TCPServerEndpoint.__init__(self, reactor, port, backlog, interface)
 
 
+def _wrappedConnect(
+    protocolFactory: Any, connect: Callable[[_WrappingFactory], Any]
+) -> Deferred[Any]:
+    """``connect(wrapper)`` with ``protocolFactory`` wrapped; the Deferred
+    of the connected protocol (a failed one if ``connect`` raises)."""
+    try:
+        wrapper = _WrappingFactory(protocolFactory)
+        connect(wrapper)
+        return wrapper._onConnection
+    except BaseException:
+        return defer.fail()
+
+
 def _connectWrapped(
     reactor: Any,
     host: str,
@@ -237,14 +250,12 @@ def _connectWrapped(
     timeout: float,
     bindAddress: Any,
 ) -> Deferred[Any]:
-    try:
-        wrapper = _WrappingFactory(protocolFactory)
-        reactor.connectTCP(
+    return _wrappedConnect(
+        protocolFactory,
+        lambda wrapper: reactor.connectTCP(
             host, port, wrapper, timeout=timeout, bindAddress=bindAddress
-        )
-        return wrapper._onConnection
-    except BaseException:
-        return defer.fail()
+        ),
+    )
 
 
 @implementer(interfaces.IStreamClientEndpoint)
@@ -379,14 +390,12 @@ class UNIXClientEndpoint:
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """A cancellable Deferred firing with the connected protocol."""
-        try:
-            wrapper = _WrappingFactory(protocolFactory)
-            self._reactor.connectUNIX(
+        return _wrappedConnect(
+            protocolFactory,
+            lambda wrapper: self._reactor.connectUNIX(
                 self._path, wrapper, timeout=self._timeout, checkPID=self._checkPID
-            )
-            return wrapper._onConnection
-        except BaseException:
-            return defer.fail()
+            ),
+        )
 
 
 @implementer(interfaces.IHostnameResolver)

@@ -225,11 +225,20 @@ class BaseAttempt:
     def _begin(self) -> None:
         raise NotImplementedError
 
-    def _connectSocket(self, skt: socket.socket, target: Any) -> None:
-        """Connect ``skt`` (non-blocking, already bound if it must be) to
-        ``target``; on success the transport from ``_newTransport`` takes
-        the descriptor over. ``skt`` is closed on any failure."""
+    def _connectSocket(
+        self, skt: socket.socket, prepare: Callable[[socket.socket], Any]
+    ) -> None:
+        """Make ``skt`` non-blocking, ``prepare`` it (bind it if it must be;
+        it returns the address to connect to, or None once it has reported
+        a failure), and connect; on success the transport from
+        ``_newTransport`` takes the descriptor over. ``skt`` is closed on
+        any failure."""
         try:
+            skt.setblocking(False)
+            target = prepare(skt)
+            if target is None:
+                skt.close()
+                return
             result = skt.connect_ex(target)
         except OSError as e:
             skt.close()
@@ -347,9 +356,9 @@ class _ClientAttempt(BaseAttempt):
         if self.done:
             return
         family = socket.AF_INET6 if _isIPv6(address) else socket.AF_INET
-        skt = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            skt.setblocking(False)
+        self._address = address
+
+        def prepare(skt: socket.socket) -> Any:
             binding = self.bindAddress
             if binding is not None:
                 try:
@@ -365,24 +374,15 @@ class _ClientAttempt(BaseAttempt):
                         local = (binding._address, binding._port)
                     skt.bind(local)
                 except OSError as e:
-                    skt.close()
                     self.failIfNotConnected(error.ConnectBindError(*e.args[:2]))
-                    return
+                    return None
             if family == socket.AF_INET6:
-                target: tuple[Any, ...] = socket.getaddrinfo(
+                return socket.getaddrinfo(
                     address, self.port, family, socket.SOCK_STREAM
                 )[0][4]
-            else:
-                target = (address, self.port)
-        except OSError as e:
-            skt.close()
-            self.failIfNotConnected(error.getConnectError(e))
-            return
-        except BaseException:
-            skt.close()
-            raise
-        self._address = address
-        self._connectSocket(skt, target)
+            return (address, self.port)
+
+        self._connectSocket(socket.socket(family, socket.SOCK_STREAM), prepare)
 
     def _newTransport(self, fd: int) -> Client:
         transport = Client(self.reactor, fd, None, True)

@@ -250,8 +250,7 @@ class _ClientAttempt(tcp.BaseAttempt):
             self.failIfNotConnected(self._refusal)
             return
         skt = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        skt.setblocking(False)
-        self._connectSocket(skt, self.path)
+        self._connectSocket(skt, lambda _: self.path)
 
     def _newTransport(self, fd: int) -> Client:
         transport = Client(self.reactor, fd, None, True)
