@@ -47,7 +47,7 @@ class _BufferSize:
     def __init__(self) -> None:
         # (an instance attribute: on the class it would be bound as a
         # descriptor itself)
-        self._native = NativeStream.bufferSize
+        self._native: Any = NativeStream.bufferSize
 
     def __get__(self, obj: Any, cls: type | None = None) -> int:
         if obj is None:
@@ -73,6 +73,7 @@ class FileDescriptor(NativeStream):
 
     bufferSize = _BufferSize()
     _handle: socket.socket | None = None
+    _logstr: str | None
 
     def _requireSocket(self) -> None:
         """Twisted deletes a transport's ``socket`` before telling the

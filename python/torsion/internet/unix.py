@@ -70,11 +70,11 @@ class Server(_SendsDescriptors, _NoTcpOptions, tcp.Server):
     # path as text, or an abstract name as bytes.
     hostname: Any = ""
 
-    def getHost(self) -> UNIXAddress:
+    def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """The listening socket's name."""
         return UNIXAddress(self.getHandle().getsockname())
 
-    def getPeer(self) -> UNIXAddress:
+    def getPeer(self) -> UNIXAddress:  # type: ignore[override]
         """The peer's name; UNIXAddress(None) for an unnamed peer."""
         return UNIXAddress(self.hostname or None)
 
@@ -90,11 +90,11 @@ class Client(_SendsDescriptors, _NoTcpOptions, tcp.BaseClient):
         """The path connected to, as bytes (Twisted's attribute)."""
         return self.addr
 
-    def getPeer(self) -> UNIXAddress:
+    def getPeer(self) -> UNIXAddress:  # type: ignore[override]
         """The path given to connectUNIX."""
         return UNIXAddress(self.addr)
 
-    def getHost(self) -> UNIXAddress:
+    def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """UNIXAddress(None): a connecting socket has no name."""
         return UNIXAddress(None)
 
