@@ -451,3 +451,24 @@ def test_abort_connection(flavor, sockdir):
     assert seen["server lost"] is flavor.error.ConnectionDone
     assert len(seen.get("server data", b"")) < 8 * 1024 * 1024
     stop_listening(flavor.reactor, port)
+
+
+def test_socket_file_removed_by_someone_else(flavor, sockdir):
+    """The socket file deleted while listening: stopListening's Deferred
+    fails with FileNotFoundError (Twisted's unlink). torsion closes the port
+    all the same; Twisted leaves it listening (a leak torsion does not
+    copy)."""
+    path = os.path.join(sockdir, "s")
+    port = flavor.reactor.listenUNIX(
+        path, flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    )
+    os.unlink(path)
+    results = []
+    port.stopListening().addBoth(results.append)
+    spin(flavor.reactor, lambda: results)
+    assert results[0].type is FileNotFoundError
+    if flavor.name == "torsion":
+        assert port.connected is False
+        assert flavor.reactor.getReaders() == []
+    else:
+        assert port.connected is True

@@ -111,6 +111,8 @@ def _peerName(fd: int) -> Any:
     skt = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
     try:
         return skt.getpeername()
+    except OSError:
+        return ""
     finally:
         skt.detach()
 
@@ -215,14 +217,18 @@ class Port(tcp.Port):
         _log.info("(UNIX Port {path} Closed)", path=_pathText(self._bindPath))
 
     def connectionLost(self, reason: Failure) -> None:
-        """Remove the socket file and the lock, then close as TCP does."""
-        if self.connected:
-            self._hostName = None
-            if _inFilesystemNamespace(self._bindPath):
-                os.unlink(self._bindPath)
-            if self.lockFile is not None:
-                self.lockFile.unlock()
-        super().connectionLost(reason)
+        """Remove the socket file and the lock, then close as TCP does (also
+        when the file is already gone: the error still reaches the caller,
+        as in Twisted, but the socket is closed)."""
+        try:
+            if self.connected:
+                self._hostName = None
+                if _inFilesystemNamespace(self._bindPath):
+                    os.unlink(self._bindPath)
+                if self.lockFile is not None:
+                    self.lockFile.unlock()
+        finally:
+            super().connectionLost(reason)
 
     def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """The name the socket listens on."""
