@@ -472,3 +472,34 @@ def test_socket_file_removed_by_someone_else(flavor, sockdir):
         assert flavor.reactor.getReaders() == []
     else:
         assert port.connected is True
+
+
+@pytest.mark.parametrize(
+    "flavor",
+    [
+        pytest.param(
+            "torsion",
+            marks=pytest.mark.xfail(
+                strict=True, reason="needs UNIX accept addresses from the Rust port"
+            ),
+        ),
+        "twisted",
+    ],
+    indirect=True,
+)
+def test_build_protocol_gets_a_bound_peers_name(flavor, sockdir):
+    """The server factory's buildProtocol is given the name accept()
+    returned: a bound peer's path (unnamed peers give UNIXAddress(''))."""
+    path, clientPath = os.path.join(sockdir, "s"), os.path.join(sockdir, "c")
+    seen = {}
+    serverFactory, _ = recording_factories(flavor, seen)
+    port = flavor.reactor.listenUNIX(path, serverFactory)
+    try:
+        with socket.socket(socket.AF_UNIX) as raw:
+            raw.bind(clientPath)
+            raw.connect(path)
+            spin(flavor.reactor, lambda: "server" in seen)
+        spin(flavor.reactor, lambda: "server lost" in seen)
+        assert seen["server addr"] == flavor.address.UNIXAddress(clientPath)
+    finally:
+        stop_listening(flavor.reactor, port)
