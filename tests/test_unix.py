@@ -289,12 +289,15 @@ def test_taken_path_without_lock(flavor, sockdir):
     stop_listening(flavor.reactor, port)
 
 
-def _listen_error(flavor, path):
+def _listen_error_with(flavor, factory, path, **options):
     with pytest.raises(flavor.error.CannotListenError) as info:
-        flavor.reactor.listenUNIX(
-            path, flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
-        )
+        flavor.reactor.listenUNIX(path, factory, **options)
     return info.value
+
+
+def _listen_error(flavor, path):
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    return _listen_error_with(flavor, factory, path)
 
 
 def test_missing_directory(flavor, sockdir):
@@ -503,3 +506,30 @@ def test_build_protocol_gets_a_bound_peers_name(flavor, sockdir):
         assert seen["server addr"] == flavor.address.UNIXAddress(clientPath)
     finally:
         stop_listening(flavor.reactor, port)
+
+
+def test_addresses_after_the_connection_is_lost(flavor, sockdir):
+    """Once lost: the server end still names its peer, but has no socket
+    for getHost (AttributeError); the client end needs none."""
+    port, seen = connect_pair(flavor, os.path.join(sockdir, "s"))
+    server = seen["server"]["protocol"].transport
+    client = seen["client"]["protocol"].transport
+    close_pair(flavor, port, seen)
+    assert server.getPeer() == flavor.address.UNIXAddress(None)
+    with pytest.raises(AttributeError):
+        server.getHost()
+    assert client.getPeer() == seen["client"]["peer"]
+    assert client.getHost() == flavor.address.UNIXAddress(None)
+
+
+def test_factory_started_before_bind(flavor, sockdir):
+    """As in Twisted, the factory is started before bind(), and stays
+    started when bind fails; a refused lock stops before starting it."""
+    factory = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    _listen_error_with(flavor, factory, os.path.join(sockdir, "no", "s"))
+    assert factory.numPorts == 1
+    path = os.path.join(sockdir, "s")
+    os.symlink(str(os.getpid()), path + ".lock")
+    other = flavor.protocol.Factory.forProtocol(flavor.protocol.Protocol)
+    _listen_error_with(flavor, other, path, wantPID=1)
+    assert other.numPorts == 0
