@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from stream_kinds import KINDS, streamKind
 
 
 def _torsion_namespace() -> types.SimpleNamespace:
@@ -144,7 +145,10 @@ def _no_leaked_resources(request: pytest.FixtureRequest) -> Iterator[None]:
         warnings.simplefilter("always", ResourceWarning)
         gc.collect()
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    if "[twisted" in request.node.name:
+    callspec = getattr(request.node, "callspec", None)
+    if "[twisted" in request.node.name or (
+        callspec is not None and callspec.params.get("flavor") == "twisted"
+    ):
         return
     assert not leaks, f"left unclosed: {leaks}"
 
@@ -165,3 +169,11 @@ def flavor(request: pytest.FixtureRequest) -> Iterator[types.SimpleNamespace]:
     ns = _torsion_namespace() if request.param == "torsion" else _twisted_namespace()
     yield ns
     _cleanup(ns)
+
+
+@pytest.fixture(params=list(KINDS))
+def stream_kind(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A kind of stream connection ("tcp" or "unix", see stream_kinds):
+    ``listen``, ``connect``, ``rawListener`` and ``rawConnect`` helpers."""
+    with streamKind(request.param) as kind:
+        yield kind

@@ -963,3 +963,48 @@ def test_client_service_proxy_forwards_interfaces(ns: types.SimpleNamespace) -> 
     assert repr(proxy) == f"<_ReconnectingProtocolProxy wrapping {inner!r}>"
     assert results(cs.stopService()) == []
     proxy.connectionLost(ns.failure.Failure(ns.error.ConnectionDone()))
+
+
+def test_unix_server_and_client_services(ns: types.SimpleNamespace) -> None:
+    """UNIXServer passes its arguments to listenUNIX (the socket file gets
+    the mode), UNIXClient to connectUNIX; stopping the server removes the
+    socket file."""
+    import os
+    import stat
+
+    from unix_helpers import socket_directory
+
+    with socket_directory() as directory:
+        path = os.path.join(directory, "s")
+        server = ns.internet.UNIXServer(
+            path, echo_factory(ns), mode=0o640, reactor=ns.reactor
+        )
+        server.startService()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+        events: list[Any] = []
+
+        class Factory(ns.protocol.ClientFactory):
+            def buildProtocol(self, addr: Any) -> Any:
+                events.append(("addr", addr))
+                return client_factory(ns, events).buildProtocol(addr)
+
+            def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+                events.append(("factory lost", reason.type.__name__))
+
+        client = ns.internet.UNIXClient(path, Factory(), reactor=ns.reactor)
+
+        async def main() -> None:
+            client.startService()
+            await until(ns, lambda: ("made", 1) in events)
+            client.stopService()
+            await until(ns, lambda: len(events) == 4)
+            assert await server.stopService() is None
+
+        drive(ns, main)
+        assert events == [
+            ("addr", ns.address.UNIXAddress(path)),
+            ("made", 1),
+            ("lost", 1, "ConnectionDone"),
+            ("factory lost", "ConnectionDone"),
+        ]
+        assert os.listdir(directory) == []

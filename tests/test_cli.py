@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 from torsion.cli import main, parseTarget
+from unix_helpers import socket_directory
 
 TIMEOUT = 10.0
 LOCAL = "tcp:0:interface=127.0.0.1"
@@ -69,11 +70,15 @@ def nextMessage(command: Command) -> str:
 
 @contextmanager
 def running(
-    *args: str, stopWith: int = signal.SIGTERM, ipv6: bool = False
+    *args: str,
+    stopWith: int = signal.SIGTERM,
+    ipv6: bool = False,
+    unixPath: str | None = None,
 ) -> Iterator[Command]:
-    """Start ``python -m torsion ARGS``; wait for its listening line; on
-    leaving, signal it and require exit status 0 within 2 seconds with
-    "stopping" and "stopped" as its last log lines."""
+    """Start ``python -m torsion ARGS``; wait for its listening line (on
+    the UNIX socket ``unixPath`` if given); on leaving, signal it and
+    require exit status 0 within 2 seconds with "stopping" and "stopped" as
+    its last log lines."""
     process = subprocess.Popen(
         [sys.executable, "-m", "torsion", *args],
         stdin=subprocess.DEVNULL,
@@ -84,10 +89,14 @@ def running(
     try:
         command = Command(process)
         first = nextMessage(command)
-        host = r"\[::1\]" if ipv6 else r"127\.0\.0\.1"
-        match = re.fullmatch(rf"\w+ listening on {host}:(\d+).*", first)
-        assert match, first
-        command.port = int(match[1])
+        if unixPath is not None:
+            where = re.escape(f"unix:{unixPath}")
+            assert re.fullmatch(rf"\w+ listening on {where}(, .*)?", first), first
+        else:
+            host = r"\[::1\]" if ipv6 else r"127\.0\.0\.1"
+            match = re.fullmatch(rf"\w+ listening on {host}:(\d+).*", first)
+            assert match, first
+            command.port = int(match[1])
         command.listening = first
         yield command
         process.send_signal(stopWith)
@@ -252,11 +261,86 @@ def test_portforward_to_echo_server():
             )
 
 
-def test_portforward_to_nothing_closes_the_client():
-    """A refused backend: the client's connection is closed."""
+def unix_client(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(TIMEOUT)
+    sock.connect(path)
+    return sock
+
+
+def test_echo_listening_on_a_unix_socket():
+    """echo --listen unix:PATH: serves on the socket file, logs the unnamed
+    peer as "unix:", removes the file when stopped."""
+    with socket_directory() as directory:
+        path = os.path.join(directory, "echo.sock")
+        with running("echo", "--listen", f"unix:{path}", unixPath=path) as cmd:
+            assert cmd.listening == f"echo listening on unix:{path}"
+            with unix_client(path) as sock:
+                assert nextMessage(cmd) == "connection from unix: opened"
+                sock.sendall(b"over unix")
+                assert recvExactly(sock, 9) == b"over unix"
+            assert nextMessage(cmd) == (
+                "connection from unix: closed: Connection was closed cleanly."
+            )
+        assert os.listdir(directory) == []
+
+
+@pytest.mark.parametrize("form", ["unix:{}", "unix:path={}:timeout=5"])
+def test_portforward_from_tcp_to_a_unix_socket(form):
+    """portforward --to unix:PATH relays a TCP client to a UNIX echo server
+    (1 MiB each way) and logs the target as given."""
+    with socket_directory() as directory:
+        path = os.path.join(directory, "backend.sock")
+        with running("echo", "--listen", f"unix:{path}", unixPath=path) as backend:
+            target = form.format(path)
+            with running("portforward", "--listen", LOCAL, "--to", target) as proxy:
+                assert proxy.listening == (
+                    f"portforward listening on 127.0.0.1:{proxy.port}, "
+                    f"forwarding to {target}"
+                )
+                with connect(proxy.port) as sock:
+                    assert nextMessage(proxy) == (
+                        f"connection from {peerOf(sock)} opened"
+                    )
+                    assert nextMessage(backend) == "connection from unix: opened"
+                    payload = os.urandom(1 << 20)
+                    sock.sendall(payload)
+                    assert recvExactly(sock, len(payload)) == payload
+                    sock.shutdown(socket.SHUT_WR)
+                    assert sock.recv(10) == b""
+                assert nextMessage(backend) == (
+                    "connection from unix: closed: Connection was closed cleanly."
+                )
+
+
+def test_bad_unix_target_is_a_usage_error():
+    result = torsion("portforward", "--listen", LOCAL, "--to", "unix:/p:bogus=1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "torsion portforward: error: argument --to: invalid endpoint "
+        "'unix:/p:bogus=1' (UNIXClientEndpoint.__init__() got an unexpected "
+        "keyword argument 'bogus')"
+    )
+
+
+@contextmanager
+def refused_tcp_target() -> Iterator[str]:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
-        target = f"127.0.0.1:{holder.getsockname()[1]}"
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+
+
+@contextmanager
+def missing_unix_target() -> Iterator[str]:
+    with socket_directory() as directory:
+        yield f"unix:{os.path.join(directory, 'missing')}"
+
+
+@pytest.mark.parametrize("unreachable", [refused_tcp_target, missing_unix_target])
+def test_portforward_to_nothing_closes_the_client(unreachable):
+    """A refused backend (or a missing UNIX socket): the client's
+    connection is closed."""
+    with unreachable() as target:
         with running("portforward", "--listen", LOCAL, "--to", target) as proxy:
             with connect(proxy.port) as sock:
                 assert sock.recv(10) == b""

@@ -1,5 +1,6 @@
 """torsion.protocols.portforward beside twisted.protocols.portforward, over
-loopback: client -> ProxyFactory -> backend, on both reactors (``flavor``).
+loopback: client -> ProxyFactory -> backend, on both reactors (``flavor``),
+with the clients connected to the proxy over TCP and over UNIX sockets.
 
 Covers large transfers both ways (checksums), flow control (a stalled side
 pauses reading on the other, and the proxy's queue stays bounded), close in
@@ -14,6 +15,7 @@ import importlib
 import random
 
 import pytest
+from stream_kinds import tcp_only
 
 MIB = 1024 * 1024
 HIGH_WATER = 64 * 1024
@@ -89,9 +91,12 @@ def digest(data):
 
 
 @pytest.fixture
-def net(flavor):
-    """``flavor`` plus the matching portforward module."""
+def net(flavor, stream_kind):
+    """``flavor`` plus the matching portforward module, and the kind of the
+    clients' connections to the proxy (``kind``: TCP or UNIX; the proxy
+    reaches its backend over TCP, as Twisted's ProxyFactory does)."""
     flavor.portforward = importlib.import_module(f"{flavor.name}.protocols.portforward")
+    flavor.kind = stream_kind
     return flavor
 
 
@@ -160,7 +165,7 @@ class Chain:
         self.factory = pf.ProxyFactory("127.0.0.1", self.backendPort.getHost().port)
         self.factory.protocol = Server
         self.factory.noisy = False
-        self.proxyPort = ns.reactor.listenTCP(0, self.factory, interface="127.0.0.1")
+        self.proxyPort = ns.kind.listen(ns.reactor, self.factory)
 
     def connect(self, clientProtocol):
         """Connect an instance of ``clientProtocol`` to the proxy."""
@@ -173,7 +178,7 @@ class Chain:
 
         factory = self.ns.protocol.ClientFactory.forProtocol(User)
         factory.noisy = False
-        self.ns.reactor.connectTCP("127.0.0.1", self.proxyPort.getHost().port, factory)
+        self.ns.kind.connect(self.ns.reactor, self.proxyPort, factory)
 
     def close(self):
         """Stop both listening ports and wait until they are closed."""
@@ -335,6 +340,9 @@ def test_backend_close_reaches_client_after_its_data(net):
     chain.close()
 
 
+# Over a UNIX socket, the proxy closing with the client's bytes unread is
+# a reset for the client (ConnectionLost, in both frameworks).
+@tcp_only
 def test_unreachable_backend_closes_client(net):
     """If the backend refuses, the client's connection is closed cleanly and
     nothing is received."""

@@ -1,6 +1,8 @@
-"""The relay (a torsion extension): two TCP transports forwarding bytes to
-each other in Rust, as ProxyFactory uses it. Over loopback, against plain
-blocking sockets driven from threads."""
+"""The relay (a torsion extension): two stream transports forwarding bytes
+to each other in Rust, as ProxyFactory uses it. Against plain blocking
+sockets driven from threads, over every pair of kinds (``kinds``: the
+client's connection to the proxy, then the proxy's to the backend; TCP on
+loopback or UNIX sockets)."""
 
 from __future__ import annotations
 
@@ -8,21 +10,36 @@ import hashlib
 import os
 import socket
 import threading
+import types
 
 import pytest
 from conftest import run_until
-from torsion.internet import error, protocol
+from stream_kinds import KINDS, streamKind
+from torsion.internet import endpoints, error, protocol
 from torsion.protocols import portforward
 
 HIGH_WATER = 64 * 1024
 
 
-class Backend:
-    """A plain listening socket on 127.0.0.1, served by a thread."""
+@pytest.fixture(
+    params=[(front, back) for front in KINDS for back in KINDS],
+    ids=lambda pair: f"{pair[0]}-to-{pair[1]}",
+)
+def kinds(request):
+    """``front``: the kind of the clients' connections to the proxy;
+    ``back``: the kind of the proxy's connections to the backend."""
+    front, back = request.param
+    with streamKind(front) as frontKind, streamKind(back) as backKind:
+        yield types.SimpleNamespace(front=frontKind, back=backKind)
 
-    def __init__(self, serve):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+
+class Backend:
+    """A plain listening socket of ``kind``, served by a thread; ``target``
+    is where portforward reaches it ((host, port), or a path)."""
+
+    def __init__(self, serve, kind):
+        self.listener = kind.rawListener()
+        self.target = kind.proxyTarget(self.listener)
         self.result: dict = {}
         self.thread = threading.Thread(target=self._run, args=(serve,), daemon=True)
         self.thread.start()
@@ -43,11 +60,21 @@ def recv_all(sock):
         chunks.append(data)
 
 
+def connect_onward(reactor, factory, target):
+    """Point a ProxyFactory at ``target``: a TCP (host, port) as Twisted's
+    ProxyFactory has it, or a UNIX path through an endpoint."""
+    if isinstance(target, tuple):
+        factory.host, factory.port = target
+    else:
+        factory.endpoint = endpoints.UNIXClientEndpoint(reactor, target)
+
+
 class RecordingProxyFactory(portforward.ProxyFactory):
     """Records the proxy protocols' connectionLost reasons."""
 
-    def __init__(self, host, port, reactor, lost):
-        super().__init__(host, port)
+    def __init__(self, target, reactor, lost):
+        super().__init__(None, None)
+        connect_onward(reactor, self, target)
         self.reactor = reactor
         factory = self
 
@@ -71,13 +98,14 @@ class RecordingProxyFactory(portforward.ProxyFactory):
         self.relayed: list[bool] = []
 
 
-def start_proxy(reactor, backend_port, lost):
-    factory = RecordingProxyFactory("127.0.0.1", backend_port, reactor, lost)
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    return factory, port.getHost().port
+def start_proxy(reactor, kinds, backend, lost):
+    """A recording proxy to ``backend``, listening with ``kinds.front``;
+    returns (factory, listening port)."""
+    factory = RecordingProxyFactory(backend.target, reactor, lost)
+    return factory, kinds.front.listen(reactor, factory)
 
 
-def test_proxy_relays_large_transfer_both_ways(reactor):
+def test_proxy_relays_large_transfer_both_ways(kinds, reactor):
     """5 MiB each way through the relayed proxy arrive intact, and the
     protocols see one ConnectionDone each when the client closes."""
     payload = os.urandom(5 * 1024 * 1024)
@@ -89,13 +117,13 @@ def test_proxy_relays_large_transfer_both_ways(reactor):
                 break
             conn.sendall(data)
 
-    backend = Backend(echo)
+    backend = Backend(echo, kinds.back)
     lost: list = []
-    factory, proxy_port = start_proxy(reactor, backend.port, lost)
+    factory, proxy = start_proxy(reactor, kinds, backend, lost)
     got = {}
 
     def client():
-        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+        with kinds.front.rawConnect(proxy, timeout=30) as s:
             sender = threading.Thread(
                 target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))
             )
@@ -115,7 +143,7 @@ def test_proxy_relays_large_transfer_both_ways(reactor):
     ]
 
 
-def test_half_close_passes_through(reactor):
+def test_half_close_passes_through(kinds, reactor):
     """The client's end of stream reaches the backend as end of stream;
     the backend can still answer, and then both sides close cleanly."""
 
@@ -123,13 +151,13 @@ def test_half_close_passes_through(reactor):
         result["request"] = recv_all(conn)
         conn.sendall(b"answer:" + result["request"])
 
-    backend = Backend(serve)
+    backend = Backend(serve, kinds.back)
     lost: list = []
-    _, proxy_port = start_proxy(reactor, backend.port, lost)
+    _, proxy = start_proxy(reactor, kinds, backend, lost)
     got = {}
 
     def client():
-        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+        with kinds.front.rawConnect(proxy, timeout=30) as s:
             s.sendall(b"question")
             s.shutdown(socket.SHUT_WR)
             got["reply"] = recv_all(s)
@@ -146,7 +174,7 @@ def test_half_close_passes_through(reactor):
     ]
 
 
-def test_stalled_backend_bounds_the_queue(reactor):
+def test_stalled_backend_bounds_the_queue(kinds, reactor):
     """While the backend does not read, the relay stops reading from the
     client: the proxy's queue stays near the high-water mark; when the
     backend reads again, every byte arrives."""
@@ -157,12 +185,12 @@ def test_stalled_backend_bounds_the_queue(reactor):
         release.wait(20)
         result["data"] = recv_all(conn)
 
-    backend = Backend(slow)
+    backend = Backend(slow, kinds.back)
     lost: list = []
-    _, proxy_port = start_proxy(reactor, backend.port, lost)
+    _, proxy = start_proxy(reactor, kinds, backend, lost)
 
     def client():
-        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+        with kinds.front.rawConnect(proxy, timeout=30) as s:
             s.sendall(payload)
 
     t = threading.Thread(target=client, daemon=True)
@@ -204,14 +232,23 @@ def test_stalled_backend_bounds_the_queue(reactor):
 
 
 def _transports(reactor):
-    from torsion._torsion import Stream
+    from torsion.internet.abstract import NativeStream
 
     return [
-        s for s in reactor.getReaders() + reactor.getWriters() if isinstance(s, Stream)
+        s
+        for s in reactor.getReaders() + reactor.getWriters()
+        if isinstance(s, NativeStream)
     ]
 
 
-def test_backend_reset_closes_the_client_side(reactor):
+# A reset is TCP's: a UNIX backend cannot send one.
+@pytest.mark.parametrize(
+    "kinds",
+    [("tcp", "tcp"), ("unix", "tcp")],
+    ids=["tcp-to-tcp", "unix-to-tcp"],
+    indirect=True,
+)
+def test_backend_reset_closes_the_client_side(kinds, reactor):
     """A reset from the backend ends the relay: the backend-side protocol
     sees ConnectionLost, the client-side one ConnectionDone, once each,
     and the client sees its connection closed."""
@@ -222,13 +259,13 @@ def test_backend_reset_closes_the_client_side(reactor):
             socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
         )
 
-    backend = Backend(reset)
+    backend = Backend(reset, kinds.back)
     lost: list = []
-    _, proxy_port = start_proxy(reactor, backend.port, lost)
+    _, proxy = start_proxy(reactor, kinds, backend, lost)
     got = {}
 
     def client():
-        with socket.create_connection(("127.0.0.1", proxy_port)) as s:
+        with kinds.front.rawConnect(proxy, timeout=30) as s:
             s.sendall(b"hello")
             try:
                 got["data"] = recv_all(s)
@@ -246,13 +283,13 @@ def test_backend_reset_closes_the_client_side(reactor):
     assert got["data"] == b""
 
 
-def test_overriding_dataReceived_keeps_python_forwarding(reactor):
+def test_overriding_dataReceived_keeps_python_forwarding(kinds, reactor):
     """A proxy subclass that rewrites data is not relayed."""
 
     def serve(conn, result):
         result["request"] = recv_all(conn)
 
-    backend = Backend(serve)
+    backend = Backend(serve, kinds.back)
     relayed = []
 
     class Upper(portforward.ProxyClient):
@@ -268,13 +305,14 @@ def test_overriding_dataReceived_keeps_python_forwarding(reactor):
         protocol = Upper
 
     UpperServer.clientProtocolFactory = ClientFactory
-    factory = portforward.ProxyFactory("127.0.0.1", backend.port)
+    factory = portforward.ProxyFactory(None, None)
+    connect_onward(reactor, factory, backend.target)
     factory.protocol = UpperServer
     factory.reactor = reactor
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    port = kinds.front.listen(reactor, factory)
 
     def client():
-        with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+        with kinds.front.rawConnect(port, timeout=30) as s:
             s.sendall(b"shout")
 
     threading.Thread(target=client, daemon=True).start()
@@ -283,7 +321,7 @@ def test_overriding_dataReceived_keeps_python_forwarding(reactor):
     assert backend.result["request"] == b"SHOUT"
 
 
-def test_start_relay_refuses_bad_pairs(reactor):
+def test_start_relay_refuses_bad_pairs(stream_kind, reactor):
     """Relaying to itself is a ValueError; a transport already relaying, or
     with a producer registered, is refused with RuntimeError; a closed one
     is refused too."""
@@ -296,12 +334,8 @@ def test_start_relay_refuses_bad_pairs(reactor):
             if len(transports) == 3:
                 outcomes.append(_try_bad_pairs(*transports))
 
-    port = reactor.listenTCP(
-        0, protocol.Factory.forProtocol(Keep), interface="127.0.0.1"
-    )
-    clients = [
-        socket.create_connection(("127.0.0.1", port.getHost().port)) for _ in range(3)
-    ]
+    port = stream_kind.listen(reactor, protocol.Factory.forProtocol(Keep))
+    clients = [stream_kind.rawConnect(port) for _ in range(3)]
     try:
         run_until(reactor, lambda: bool(outcomes), timeout=10)
     finally:
@@ -344,7 +378,7 @@ def test_command_line_portforward_is_relayed():
     assert portforward.ProxyClient.dataReceived is portforward.Proxy.dataReceived
 
 
-def test_chunks_held_back_by_a_pause_are_relayed_first(reactor):
+def test_chunks_held_back_by_a_pause_are_relayed_first(kinds, reactor):
     """A protocol reads part of a stream itself, pauses in the middle of a
     batched read, then hands the connection to the relay: the chunks read
     but not yet delivered go to the partner first, then the rest of the
@@ -355,7 +389,7 @@ def test_chunks_held_back_by_a_pause_are_relayed_first(reactor):
     def sink(conn, result):
         result["data"] = recv_all(conn)
 
-    backend = Backend(sink)
+    backend = Backend(sink, kinds.back)
     consumed: list[bytes] = []
     lost: list = []
     relayed: list = []
@@ -378,7 +412,10 @@ def test_chunks_held_back_by_a_pause_are_relayed_first(reactor):
                 # the batch's other chunks are held back by the pause.
                 self.transport.pauseProducing()
                 client = protocol.ClientCreator(reactor, Partner)
-                d = client.connectTCP("127.0.0.1", backend.port)
+                if isinstance(backend.target, tuple):
+                    d = client.connectTCP(*backend.target)
+                else:
+                    d = client.connectUNIX(backend.target)
                 d.addCallback(self.relay)
 
         def relay(self, partner):
@@ -388,12 +425,10 @@ def test_chunks_held_back_by_a_pause_are_relayed_first(reactor):
         def connectionLost(self, reason):
             lost.append(("taker", reason.type))
 
-    port = reactor.listenTCP(
-        0, protocol.Factory.forProtocol(Taker), interface="127.0.0.1"
-    )
+    port = kinds.front.listen(reactor, protocol.Factory.forProtocol(Taker))
 
     def send():
-        with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+        with kinds.front.rawConnect(port, timeout=30) as s:
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             recv_all(s)

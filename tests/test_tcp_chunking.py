@@ -7,13 +7,20 @@ The peer is a plain blocking socket driven from a thread."""
 
 import hashlib
 import random
-import socket
 import threading
 import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+
+@pytest.fixture
+def flavor(flavor, stream_kind):
+    """Each scenario on torsion and Twisted, over TCP and over UNIX sockets
+    (``flavor.kind``, see stream_kinds)."""
+    flavor.kind = stream_kind
+    return flavor
 
 
 def spin(reactor, done, timeout=20.0):
@@ -56,16 +63,14 @@ def serve_one_sender(flavor, protocol_class, pieces, done, timeout=20.0, pause=0
     socket, send ``pieces`` one sendall each (sleeping ``pause`` between
     them) and close; run until ``done()``. Returns the sender's socket
     errors."""
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(protocol_class), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(protocol_class)
     )
-    number = port.getHost().port
     failures = []
 
     def send():
         try:
-            with socket.create_connection(("127.0.0.1", number), timeout=10) as s:
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with flavor.kind.rawConnect(port, timeout=10, noDelay=True) as s:
                 for piece in pieces:
                     s.sendall(piece)
                     if pause:
@@ -147,7 +152,7 @@ def test_one_big_chunk(flavor):
 @given(
     sizes=st.lists(st.integers(min_value=1, max_value=70_000), min_size=1, max_size=30)
 )
-def test_any_chunking_arrives_exactly(reactor, sizes):
+def test_any_chunking_arrives_exactly(stream_kind, reactor, sizes):
     """Hypothesis: any list of chunk sizes, sent by a plain socket, arrives
     as exactly the stream."""
     import types
@@ -160,7 +165,9 @@ def test_any_chunking_arrives_exactly(reactor, sizes):
     for n in sizes:
         pieces.append(data[at : at + n])
         at += n
-    ns = types.SimpleNamespace(reactor=reactor, protocol=protocol, error=error)
+    ns = types.SimpleNamespace(
+        reactor=reactor, protocol=protocol, error=error, kind=stream_kind
+    )
     received, ended = receive_from_plain_peer(ns, pieces)
     assert b"".join(received) == data
     assert ended == [error.ConnectionDone]
@@ -189,16 +196,14 @@ def test_transport_writes_reach_plain_socket_whole(flavor, mode):
                     self.transport.write(piece)
             self.transport.loseConnection()
 
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(Sender), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(Sender)
     )
     got = []
 
     def reader():
         chunks = []
-        with socket.create_connection(
-            ("127.0.0.1", port.getHost().port), timeout=10
-        ) as s:
+        with flavor.kind.rawConnect(port, timeout=10) as s:
             while True:
                 chunk = s.recv(1 << 16)
                 if not chunk:
@@ -239,14 +244,12 @@ def test_both_directions_at_once(flavor):
 
         return Side
 
-    port = flavor.reactor.listenTCP(
-        0,
-        flavor.protocol.Factory.forProtocol(make("server", a_data)),
-        interface="127.0.0.1",
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(make("server", a_data))
     )
-    flavor.reactor.connectTCP(
-        "127.0.0.1",
-        port.getHost().port,
+    flavor.kind.connect(
+        flavor.reactor,
+        port,
         flavor.protocol.ClientFactory.forProtocol(make("client", b_data)),
     )
     spin(flavor.reactor, lambda: len(results) == 2)
@@ -403,7 +406,7 @@ def test_buffer_size_bounds_each_call(flavor, size, total):
     assert ended == [flavor.error.ConnectionDone]
 
 
-def test_buffer_size_rejects_what_recv_could_not_take(reactor):
+def test_buffer_size_rejects_what_recv_could_not_take(stream_kind, reactor):
     """torsion checks bufferSize when it is set (Twisted would fail in its
     next recv instead): an int of at least 1, or TypeError/ValueError, and
     the previous value stays."""
@@ -435,10 +438,8 @@ def test_buffer_size_rejects_what_recv_could_not_take(reactor):
             results["huge"] = t.bufferSize
             t.loseConnection()
 
-    port = reactor.listenTCP(
-        0, protocol.Factory.forProtocol(Check), interface="127.0.0.1"
-    )
-    with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10):
+    port = stream_kind.listen(reactor, protocol.Factory.forProtocol(Check))
+    with stream_kind.rawConnect(port, timeout=10):
         spin(reactor, lambda: "huge" in results)
     stop_listening(reactor, port)
     assert results == {

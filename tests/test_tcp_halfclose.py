@@ -6,7 +6,16 @@ assert the same observable results, event by event."""
 
 import socket
 
+import pytest
 from zope.interface import implementer
+
+
+@pytest.fixture
+def flavor(flavor, stream_kind):
+    """Each scenario on torsion and Twisted, over TCP and over UNIX sockets
+    (``flavor.kind``, see stream_kinds)."""
+    flavor.kind = stream_kind
+    return flavor
 
 
 def spin(reactor, done, timeout=10.0):
@@ -50,13 +59,11 @@ def pair(flavor, server_class, client_class):
     """Listen with ``server_class`` and connect with ``client_class``;
     returns the listening port."""
     protocol = flavor.protocol
-    port = flavor.reactor.listenTCP(
-        0, protocol.Factory.forProtocol(server_class), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, protocol.Factory.forProtocol(server_class)
     )
-    flavor.reactor.connectTCP(
-        "127.0.0.1",
-        port.getHost().port,
-        protocol.ClientFactory.forProtocol(client_class),
+    flavor.kind.connect(
+        flavor.reactor, port, protocol.ClientFactory.forProtocol(client_class)
     )
     return port
 
@@ -270,10 +277,8 @@ def test_half_close_from_plain_socket_peer(flavor):
         def connectionLost(self, reason):
             log.append(("connectionLost", reason.type))
 
-    port = flavor.reactor.listenTCP(
-        0, protocol.Factory.forProtocol(Server), interface="127.0.0.1"
-    )
-    peer = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    port = flavor.kind.listen(flavor.reactor, protocol.Factory.forProtocol(Server))
+    peer = flavor.kind.rawConnect(port, timeout=5)
     peer.sendall(b"stressed")
     peer.shutdown(socket.SHUT_WR)
     spin(flavor.reactor, lambda: len(log) == 2)

@@ -14,6 +14,14 @@ HIGH_WATER = 65536
 WRITES_BEFORE_PAUSE = HIGH_WATER // CHUNK + 1
 
 
+@pytest.fixture
+def flavor(flavor, stream_kind):
+    """Each scenario on torsion and Twisted, over TCP and over UNIX sockets
+    (``flavor.kind``, see stream_kinds)."""
+    flavor.kind = stream_kind
+    return flavor
+
+
 def spin(reactor, done, timeout=10.0):
     """Run ``reactor`` until ``done()`` is true (fail after ``timeout``
     seconds); crash() rather than stop() so the test may run it again."""
@@ -55,13 +63,11 @@ def pair(flavor, server_class, client_class):
     """Listen with ``server_class`` and connect with ``client_class``;
     returns the listening port."""
     protocol = flavor.protocol
-    port = flavor.reactor.listenTCP(
-        0, protocol.Factory.forProtocol(server_class), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, protocol.Factory.forProtocol(server_class)
     )
-    flavor.reactor.connectTCP(
-        "127.0.0.1",
-        port.getHost().port,
-        protocol.ClientFactory.forProtocol(client_class),
+    flavor.kind.connect(
+        flavor.reactor, port, protocol.ClientFactory.forProtocol(client_class)
     )
     return port
 

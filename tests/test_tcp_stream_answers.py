@@ -19,6 +19,7 @@ the stream."""
 import socket
 import threading
 
+import pytest
 from test_tcp_chunking import (
     late_reader,
     pausing_each_call,
@@ -28,14 +29,22 @@ from test_tcp_chunking import (
 )
 
 
+@pytest.fixture
+def flavor(flavor, stream_kind):
+    """Each scenario on torsion and Twisted, over TCP and over UNIX sockets
+    (``flavor.kind``, see stream_kinds)."""
+    flavor.kind = stream_kind
+    return flavor
+
+
 class Peer:
     """A plain client that sends ``data`` while reading everything the
     server sends until it closes. Once it has sent everything and received
     ``expect`` bytes back it shuts down its write side (with ``expect``
     None it never does: the server is to close)."""
 
-    def __init__(self, number, data, expect):
-        self.sock = socket.create_connection(("127.0.0.1", number), timeout=30)
+    def __init__(self, sock, data, expect):
+        self.sock = sock
         self.received = bytearray()
         self.errors = []
         self.expect = expect
@@ -73,10 +82,10 @@ def serve(flavor, protocol_class, data, done, expect):
     """Listen with ``protocol_class`` (a ``late_reader`` one), connect a Peer
     sending ``data`` and expecting ``expect`` bytes back, and run until
     ``done()``; returns the Peer once both its threads ended."""
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(protocol_class), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(protocol_class)
     )
-    peer = Peer(port.getHost().port, data, expect)
+    peer = Peer(flavor.kind.rawConnect(port, timeout=30), data, expect)
     try:
         spin(flavor.reactor, done, timeout=60)
     except BaseException:

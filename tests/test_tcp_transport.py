@@ -12,8 +12,17 @@ import socket
 import threading
 
 import pytest
+from stream_kinds import tcp_only
 
 BIG = 10 * 1024 * 1024
+
+
+@pytest.fixture
+def flavor(flavor, stream_kind):
+    """Each scenario on torsion and Twisted, over TCP and over UNIX sockets
+    (``flavor.kind``, see stream_kinds)."""
+    flavor.kind = stream_kind
+    return flavor
 
 
 def spin(reactor, done, timeout=10.0):
@@ -50,13 +59,11 @@ def pair(flavor, server_class, client_class):
     """Listen with ``server_class`` and connect with ``client_class``;
     returns the listening port."""
     protocol = flavor.protocol
-    port = flavor.reactor.listenTCP(
-        0, protocol.Factory.forProtocol(server_class), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, protocol.Factory.forProtocol(server_class)
     )
-    flavor.reactor.connectTCP(
-        "127.0.0.1",
-        port.getHost().port,
-        protocol.ClientFactory.forProtocol(client_class),
+    flavor.kind.connect(
+        flavor.reactor, port, protocol.ClientFactory.forProtocol(client_class)
     )
     return port
 
@@ -230,6 +237,9 @@ def test_ten_megabytes_then_lose_connection_arrive_whole(flavor):
     stop_listening(flavor.reactor, port)
 
 
+# The peer's ConnectionLost comes from TCP's reset; a UNIX peer sees
+# ConnectionDone (test_unix covers it).
+@tcp_only
 def test_abort_connection_drops_queue(flavor):
     """abortConnection() right after a big write: the queue is dropped, the
     local reason is ConnectionAborted (a ConnectionLost), the peer sees
@@ -324,6 +334,7 @@ def test_write_after_disconnect_from_outside_is_dropped(flavor):
     stop_listening(flavor.reactor, port)
 
 
+@tcp_only
 def test_addresses(flavor):
     """getPeer/getHost are IPv4Address objects that compare and hash as
     Twisted's do, and are the same on each call."""
@@ -361,6 +372,7 @@ def test_addresses(flavor):
     stop_listening(flavor.reactor, port)
 
 
+@tcp_only
 def test_socket_options(flavor):
     """TCP_NODELAY and SO_KEEPALIVE: the defaults, then set and read back as
     bools, on both ends."""
@@ -390,6 +402,7 @@ def test_socket_options(flavor):
     stop_listening(flavor.reactor, port)
 
 
+@tcp_only
 def test_get_handle(flavor):
     """getHandle() is a socket object for the connection's socket."""
     seen = {}
@@ -570,7 +583,7 @@ def test_calls_from_inside_callbacks(flavor, callback):
         assert entries["server lost"][0] in (done, lost)
 
 
-def test_reused_descriptor_gets_no_stale_events(reactor):
+def test_reused_descriptor_gets_no_stale_events(stream_kind, reactor):
     """Close a connection, open a new one that reuses the same descriptor
     number: the old protocol hears nothing more, the new one gets its data."""
     from torsion.internet.protocol import Factory, Protocol
@@ -588,9 +601,8 @@ def test_reused_descriptor_gets_no_stale_events(reactor):
         def connectionLost(self, reason):
             self.events.append(reason.type.__name__)
 
-    port = reactor.listenTCP(0, Factory.forProtocol(Server), interface="127.0.0.1")
-    number = port.getHost().port
-    first = socket.create_connection(("127.0.0.1", number), timeout=5)
+    port = stream_kind.listen(reactor, Factory.forProtocol(Server))
+    first = stream_kind.rawConnect(port, timeout=5)
     spin(reactor, lambda: len(servers) == 1)
     old = servers[0]
     old_fd = old.transport.fileno()
@@ -598,14 +610,14 @@ def test_reused_descriptor_gets_no_stale_events(reactor):
     spin(reactor, lambda: old.events == [b"first"])
     # The next client socket takes its descriptor now, so that the next
     # accepted connection gets the lowest free number: the one freed here.
-    second = socket.socket()
+    second = socket.socket(stream_kind.family)
     old.transport.loseConnection()
     spin(reactor, lambda: len(old.events) == 2)
     assert old.events == [b"first", "ConnectionDone"]
     assert old.transport.fileno() == -1
 
     second.settimeout(5)
-    second.connect(("127.0.0.1", number))
+    second.connect(stream_kind.target(port))
     spin(reactor, lambda: len(servers) == 2)
     new = servers[1]
     assert new.transport.fileno() == old_fd
@@ -619,7 +631,7 @@ def test_reused_descriptor_gets_no_stale_events(reactor):
     stop_listening(reactor, port)
 
 
-def test_many_connections_keep_their_own_data(reactor):
+def test_many_connections_keep_their_own_data(stream_kind, reactor):
     """Fifty connections at once, each sending its own bytes from a thread:
     every server protocol receives exactly its own client's bytes."""
     from torsion.internet.protocol import Factory, Protocol
@@ -637,11 +649,10 @@ def test_many_connections_keep_their_own_data(reactor):
             data = b"".join(self.chunks)
             results[data[:4]] = data
 
-    port = reactor.listenTCP(0, Factory.forProtocol(Server), interface="127.0.0.1")
-    number = port.getHost().port
+    port = stream_kind.listen(reactor, Factory.forProtocol(Server))
 
     def client(i):
-        with socket.create_connection(("127.0.0.1", number), timeout=5) as s:
+        with stream_kind.rawConnect(port, timeout=5) as s:
             s.sendall(b"%04d" % i + bytes([i]) * (1000 * i))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
@@ -680,6 +691,8 @@ def test_peer_address_inside_connection_lost(flavor):
     stop_listening(flavor.reactor, port)
 
 
+# A reset is TCP's; a UNIX socket has none.
+@tcp_only
 def test_peer_reset_is_connection_lost(flavor):
     """A peer that resets (SO_LINGER 0, then close) gives connectionLost a
     ConnectionLost, after any data it sent first."""
@@ -694,10 +707,10 @@ def test_peer_reset_is_connection_lost(flavor):
         def connectionLost(self, reason):
             log.append(reason.type)
 
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(Server), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(Server)
     )
-    peer = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    peer = flavor.kind.rawConnect(port, timeout=5)
     peer.sendall(b"hello")
     spin(flavor.reactor, lambda: log)
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -722,10 +735,10 @@ def test_writing_to_a_reset_peer_is_connection_lost(flavor):
         def connectionLost(self, reason):
             log.append(reason.type)
 
-    port = flavor.reactor.listenTCP(
-        0, flavor.protocol.Factory.forProtocol(Server), interface="127.0.0.1"
+    port = flavor.kind.listen(
+        flavor.reactor, flavor.protocol.Factory.forProtocol(Server)
     )
-    peer = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    peer = flavor.kind.rawConnect(port, timeout=5)
     spin(flavor.reactor, lambda: servers)
     servers[0].transport.pauseProducing()
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

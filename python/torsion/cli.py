@@ -1,7 +1,9 @@
 """The ``torsion`` command: small servers on torsion's reactor.
 
 ``torsion echo``, ``torsion chat`` and ``torsion portforward`` listen on an
-endpoint string (``--listen tcp:8080:interface=127.0.0.1``), log one line
+endpoint string (``--listen tcp:8080:interface=127.0.0.1``, or
+``--listen unix:/run/echo.sock``); ``portforward --to`` takes ``HOST:PORT``
+or a client endpoint string (``--to unix:/run/app.sock``). They log one line
 per connection opened or closed (standard ``logging``, to stderr), and stop
 cleanly with exit status 0 on Ctrl-C or SIGTERM. Bad arguments exit with
 status 2 and a message naming the problem; a port that cannot be opened
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +22,11 @@ from typing import Any
 
 from torsion.internet.protocol import Factory, Protocol
 from torsion.protocols.basic import LineReceiver
-from torsion.protocols.portforward import ProxyFactory, ProxyServer
+from torsion.protocols.portforward import (
+    EndpointProxyFactory,
+    ProxyFactory,
+    ProxyServer,
+)
 
 __all__ = ["main", "buildParser", "parseTarget"]
 
@@ -28,14 +35,22 @@ _log = logging.getLogger("torsion.cli")
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _peerText(transport: Any) -> str:
-    peer = transport.getPeer()
-    host = getattr(peer, "host", None)
+def _addressText(address: Any) -> str:
+    """An address as the log lines show it: ``host:port``, ``[ipv6]:port``,
+    or ``unix:PATH`` (``unix:`` alone for an unnamed UNIX socket)."""
+    host = getattr(address, "host", None)
     if host is None:
-        return str(peer)
+        if hasattr(address, "name"):
+            name = address.name
+            return "unix:" + (os.fsdecode(name) if name else "")
+        return str(address)
     if ":" in host:
-        return f"[{host}]:{peer.port}"
-    return f"{host}:{peer.port}"
+        return f"[{host}]:{address.port}"
+    return f"{host}:{address.port}"
+
+
+def _peerText(transport: Any) -> str:
+    return _addressText(transport.getPeer())
 
 
 class _LoggedConnection:
@@ -146,6 +161,31 @@ def parseTarget(text: str) -> tuple[str, int]:
     return host, int(portText)
 
 
+# Client endpoint types ``--to`` takes as endpoint strings.
+_TARGET_TYPES = ("tcp", "unix")
+
+
+def _isEndpointString(text: str) -> bool:
+    """Whether ``--to`` names a client endpoint (``unix:/path``,
+    ``tcp:host=h:port=80``) rather than ``HOST:PORT``; ``tcp:80`` stays a
+    host named "tcp"."""
+    kind, sep, rest = text.partition(":")
+    return bool(sep) and kind.lower() in _TARGET_TYPES and not rest.isdigit()
+
+
+def _parseForwardTarget(text: str, reactor: Any) -> Any:
+    """``--to``: a client endpoint for an endpoint string, else the
+    ``(host, port)`` of parseTarget; ValueError naming the problem."""
+    if not _isEndpointString(text):
+        return parseTarget(text)
+    from torsion.internet import endpoints
+
+    try:
+        return endpoints.clientFromString(reactor, text)
+    except Exception as e:
+        raise ValueError(f"invalid endpoint {text!r} ({e})") from None
+
+
 def buildParser() -> argparse.ArgumentParser:
     """The argument parser of the ``torsion`` command."""
     parser = argparse.ArgumentParser(
@@ -187,7 +227,10 @@ def buildParser() -> argparse.ArgumentParser:
     forward = commands.add_parser(
         "portforward",
         help="forward every connection to HOST:PORT",
-        description="Forward every accepted connection to HOST:PORT, both ways.",
+        description=(
+            "Forward every accepted connection to HOST:PORT (or a client "
+            "endpoint string such as unix:/run/app.sock), both ways."
+        ),
     )
     forward.add_argument(
         "--listen",
@@ -196,7 +239,11 @@ def buildParser() -> argparse.ArgumentParser:
         help="server endpoint string to listen on, such as tcp:8080:interface=127.0.0.1",
     )
     forward.add_argument(
-        "--to", required=True, metavar="HOST:PORT", help="where to forward to"
+        "--to",
+        required=True,
+        metavar="HOST:PORT",
+        help="where to forward to: HOST:PORT, [IPv6]:PORT, or a client endpoint "
+        "string such as unix:/run/app.sock or tcp:host=example.com:port=80",
     )
     forward.set_defaults(commandParser=forward)
     return parser
@@ -211,8 +258,11 @@ def _chatFactory(args: argparse.Namespace, reactor: Any) -> Factory:
 
 
 def _forwardFactory(args: argparse.Namespace, reactor: Any) -> Factory:
-    host, port = args.target
-    factory = ProxyFactory(host, port)
+    if isinstance(args.target, tuple):
+        host, port = args.target
+        factory = ProxyFactory(host, port)
+    else:
+        factory = EndpointProxyFactory(args.target)
     factory.protocol = LoggedProxyServer
     factory.reactor = reactor
     return factory
@@ -230,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return the exit status."""
     parser = buildParser()
     args = parser.parse_args(argv)
-    if args.command == "portforward":
+    if args.command == "portforward" and not _isEndpointString(args.to):
         try:
             args.target = parseTarget(args.to)
         except ValueError as e:
@@ -240,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from torsion.internet import reactor as installed
 
     reactor: Any = installed
+    if args.command == "portforward" and _isEndpointString(args.to):
+        try:
+            args.target = _parseForwardTarget(args.to, reactor)
+        except ValueError as e:
+            args.commandParser.error(f"argument --to: {e}")
 
     try:
         endpoint = endpoints.serverFromString(reactor, args.listen)
@@ -254,14 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = [0]
 
     def listening(port: Any) -> None:
-        address = port.getHost()
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        where = f"{host}:{address.port}"
+        where = _addressText(port.getHost())
         if args.command == "portforward":
-            host, target = args.target
-            _log.info(
-                "portforward listening on %s, forwarding to %s:%d", where, host, target
-            )
+            target = args.target
+            if isinstance(target, tuple):
+                target = f"{target[0]}:{target[1]:d}"
+            else:
+                target = args.to
+            _log.info("portforward listening on %s, forwarding to %s", where, target)
         else:
             _log.info("%s listening on %s", args.command, where)
 

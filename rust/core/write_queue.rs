@@ -82,6 +82,7 @@ impl<B: AsRef<[u8]>> WriteQueue<B> {
 
     /// Marks `n` bytes from the front as sent, handing each buffer sent in
     /// full to `sent` (so that its owner can reuse it).
+    #[inline]
     pub fn consume_into(&mut self, mut n: usize, mut sent: impl FnMut(B)) {
         assert!(n <= self.len, "consumed more than queued");
         self.len -= n;

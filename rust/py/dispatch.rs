@@ -157,7 +157,7 @@ impl Hooks {
     /// The address object for a socket address: IPv4Address/IPv6Address
     /// ("TCP", host, port), or UNIXAddress(name) with the name as Python's
     /// socket module gives it (a path as str, an abstract name as bytes
-    /// with its leading NUL, None for an unnamed socket).
+    /// with its leading NUL, '' for an unnamed socket).
     pub fn address<'py>(&self, py: Python<'py>, addr: &SockAddr) -> PyResult<Bound<'py, PyAny>> {
         match addr {
             SockAddr::Inet(SocketAddr::V4(a)) => {
@@ -193,7 +193,8 @@ impl Hooks {
                         raw.extend_from_slice(rest);
                         PyBytes::new(py, &raw).into_any()
                     }
-                    UnixName::Unnamed => py.None().into_bound(py),
+                    // (what accept() and getsockname() give for it)
+                    UnixName::Unnamed => intern!(py, "").clone().into_any(),
                 };
                 self.unix_address.bind(py).call1((name,))
             }

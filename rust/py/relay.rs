@@ -18,7 +18,7 @@ use crate::py::cpython::bytes_read::{with_buffer, READ_SIZE};
 use crate::py::dispatch::{Outcome, Reason};
 use crate::py::reactor::ReactorBase;
 use crate::py::stream::end::conclude;
-use crate::py::stream::layer::Layer;
+use crate::py::stream::layer::{received, Layer};
 use crate::py::stream::state::Relay;
 use crate::py::stream::{Chunk, Stream, HIGH_WATER};
 
@@ -32,14 +32,15 @@ pub fn readable(
         return Outcome::Continue;
     };
     let partner = partner.bind(py);
+    // Descriptors passed over a relayed UNIX socket are not forwarded:
+    // dropping them closes them. A read that brought some stops at their
+    // byte, so more may be waiting.
+    let mut fds = Vec::new();
     let read = {
         let me = tr.borrow();
         let Some(layer) = me.layer() else {
             return Outcome::Continue;
         };
-        // Descriptors passed over a relayed UNIX socket are not forwarded:
-        // dropping them closes them.
-        let mut fds = Vec::new();
         with_buffer(py, |buf| match layer.read(buf, &mut fds) {
             Ok(0) => Ok((0, false)),
             Ok(n) => Ok((n, send_or_queue(partner, &buf[..n]))),
@@ -54,7 +55,7 @@ pub fn readable(
                 return Outcome::Continue;
             }
             throttle_if_full(tr, partner);
-            if n == READ_SIZE || tr.borrow().read.peer_closed {
+            if n == READ_SIZE || received(fds).is_some() || tr.borrow().read.peer_closed {
                 reactor.borrow_mut().ready.push(tr.clone().unbind());
             }
             Outcome::Continue

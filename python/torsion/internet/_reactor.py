@@ -2,7 +2,8 @@
 
 The loop, timers, thread-call queue and sockets are in the Rust base class
 (``_torsion.ReactorBase``); this subclass carries Twisted's Python-level API:
-run/stop/crash, system event triggers, signals, TCP, threads and names.
+run/stop/crash, system event triggers, signals, TCP, UNIX sockets, threads and
+names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from zope.interface import classImplements, implementer
 
 from torsion import _torsion
-from torsion.internet import _hooks, error, main
+from torsion.internet import _hooks, error, main, unix
 from torsion.internet._resolver import (
     ComplexResolverSimplifier,
     GAIResolver,
@@ -34,6 +35,7 @@ from torsion.internet.interfaces import (
     IReactorTCP,
     IReactorThreads,
     IReactorTime,
+    IReactorUNIX,
 )
 from torsion.internet.tcp import Connector, Port, _isIPv4
 from torsion.logger import Logger
@@ -58,6 +60,7 @@ _SHARED_REASONS = {
     IReactorCore,
     IReactorTime,
     IReactorTCP,
+    IReactorUNIX,
     IReactorFDSet,
     IReactorThreads,
     IReactorPluggableNameResolver,
@@ -276,6 +279,33 @@ class TorsionReactor(_torsion.ReactorBase):
     ) -> Connector:
         """Connect to host:port; returns the IConnector."""
         c = Connector(host, port, factory, timeout, bindAddress, self)
+        c.connect()
+        return c
+
+    # IReactorUNIX
+
+    def listenUNIX(
+        self,
+        address: bytes | str,
+        factory: Any,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: int = 0,
+    ) -> unix.Port:
+        """Listen on the UNIX socket ``address``; returns the IListeningPort."""
+        p = unix.Port(address, factory, backlog, mode, self, wantPID)
+        p.startListening()
+        return p
+
+    def connectUNIX(
+        self,
+        address: bytes | str,
+        factory: Any,
+        timeout: float = 30,
+        checkPID: int = 0,
+    ) -> unix.Connector:
+        """Connect to the UNIX socket ``address``; returns the IConnector."""
+        c = unix.Connector(address, factory, timeout, self, checkPID)
         c.connect()
         return c
 

@@ -6,11 +6,11 @@ Endpoints describe where to listen or connect; ``listen(factory)`` and
 ``clientFromString`` build them from Twisted's strings such as
 ``"tcp:8080:interface=127.0.0.1"`` or ``"tcp:host=example.com:port=80"``.
 
-Supported string types: ``tcp`` and ``tcp6`` for servers, ``tcp`` for
-clients (as in Twisted, there is no ``tcp6`` client string).  The other
-types Twisted knows (``unix``, ``ssl``, ``tls``, ``systemd``, ``stdio``,
-``haproxy``) raise a ValueError saying they are not supported by torsion yet;
-plugins are not loaded.
+Supported string types: ``tcp``, ``tcp6`` and ``unix`` for servers, ``tcp``
+and ``unix`` for clients (as in Twisted, there is no ``tcp6`` client
+string).  The other types Twisted knows (``ssl``, ``tls``, ``systemd``,
+``stdio``, ``haproxy``) raise a ValueError saying they are not supported by
+torsion yet; plugins are not loaded.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ __all__ = [
     "TCP6ServerEndpoint",
     "TCP4ClientEndpoint",
     "TCP6ClientEndpoint",
+    "UNIXServerEndpoint",
+    "UNIXClientEndpoint",
     "HostnameEndpoint",
     "connectProtocol",
     "serverFromString",
@@ -227,6 +229,19 @@ class TCP6ServerEndpoint(_TCPServerEndpoint):
         _TCPServerEndpoint.__init__(self, reactor, port, backlog, interface)
 
 
+def _wrappedConnect(
+    protocolFactory: Any, connect: Callable[[_WrappingFactory], Any]
+) -> Deferred[Any]:
+    """``connect(wrapper)`` with ``protocolFactory`` wrapped; the Deferred
+    of the connected protocol (a failed one if ``connect`` raises)."""
+    try:
+        wrapper = _WrappingFactory(protocolFactory)
+        connect(wrapper)
+        return wrapper._onConnection
+    except BaseException:
+        return defer.fail()
+
+
 def _connectWrapped(
     reactor: Any,
     host: str,
@@ -235,14 +250,12 @@ def _connectWrapped(
     timeout: float,
     bindAddress: Any,
 ) -> Deferred[Any]:
-    try:
-        wrapper = _WrappingFactory(protocolFactory)
-        reactor.connectTCP(
+    return _wrappedConnect(
+        protocolFactory,
+        lambda wrapper: reactor.connectTCP(
             host, port, wrapper, timeout=timeout, bindAddress=bindAddress
-        )
-        return wrapper._onConnection
-    except BaseException:
-        return defer.fail()
+        ),
+    )
 
 
 @implementer(interfaces.IStreamClientEndpoint)
@@ -326,6 +339,62 @@ class TCP6ClientEndpoint:
             protocolFactory,
             self._timeout,
             self._bindAddress,
+        )
+
+
+# UNIX endpoints
+
+
+@implementer(interfaces.IStreamServerEndpoint)
+class UNIXServerEndpoint:
+    """Listens with ``reactor.listenUNIX`` on the socket path ``address``."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: bytes | str,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: int = 0,
+    ) -> None:
+        self._reactor = reactor
+        self._address = address
+        self._backlog = backlog
+        self._mode = mode
+        self._wantPID = wantPID
+
+    def listen(self, protocolFactory: Any) -> Deferred[Any]:
+        """A Deferred firing with the IListeningPort, or failing with
+        CannotListenError."""
+        return defer.execute(
+            self._reactor.listenUNIX,
+            self._address,
+            protocolFactory,
+            backlog=self._backlog,
+            mode=self._mode,
+            wantPID=self._wantPID,
+        )
+
+
+@implementer(interfaces.IStreamClientEndpoint)
+class UNIXClientEndpoint:
+    """Connects with ``reactor.connectUNIX`` to the socket at ``path``."""
+
+    def __init__(
+        self, reactor: Any, path: bytes | str, timeout: float = 30, checkPID: Any = 0
+    ) -> None:
+        self._reactor = reactor
+        self._path = path
+        self._timeout = timeout
+        self._checkPID = checkPID
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        """A cancellable Deferred firing with the connected protocol."""
+        return _wrappedConnect(
+            protocolFactory,
+            lambda wrapper: self._reactor.connectUNIX(
+                self._path, wrapper, timeout=self._timeout, checkPID=self._checkPID
+            ),
         )
 
 
@@ -687,6 +756,23 @@ def _parseTCP(
     return (int(port), factory), {"interface": interface, "backlog": int(backlog)}
 
 
+def _parseUNIX(
+    factory: Any,
+    address: Any,
+    mode: Any = "666",
+    backlog: Any = 50,
+    lockfile: Any = True,
+) -> tuple[tuple[Any, Any], dict[str, Any]]:
+    """Coerce the ``unix:`` server arguments: ``mode`` is octal, ``backlog``
+    an int, and ``lockfile`` ('0' or '1') becomes ``wantPID``."""
+    options = {
+        "mode": int(mode, 8),
+        "backlog": int(backlog),
+        "wantPID": bool(int(lockfile)),
+    }
+    return (address, factory), options
+
+
 class _TCP6ServerParser:
     """The ``tcp6:`` server string type."""
 
@@ -702,9 +788,14 @@ class _TCP6ServerParser:
         return self._parseServer(reactor, *args, **kwargs)
 
 
-_serverParsers: dict[str, Callable[..., Any]] = {"tcp": _parseTCP}
+# For each built-in server type: how its arguments are coerced, and the
+# endpoint class they are given to.
+_serverParsers: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "tcp": (_parseTCP, TCP4ServerEndpoint),
+    "unix": (_parseUNIX, UNIXServerEndpoint),
+}
 _serverPlugins = (_TCP6ServerParser(),)
-_serverNotYet = ("unix", "ssl")
+_serverNotYet = ("ssl",)
 _serverPluginsNotYet = ("systemd", "stdio", "tls", "haproxy")
 
 
@@ -713,10 +804,11 @@ def serverFromString(reactor: Any, description: str) -> Any:
     ``"tcp:8080:interface=127.0.0.1:backlog=100"`` or ``"tcp6:8080"``."""
     args, kwargs = _parse(description)
     endpointType = args[0]
-    parser = _serverParsers.get(endpointType)
-    if parser is not None:
-        (port, _factory), options = parser(None, *args[1:], **kwargs)
-        return TCP4ServerEndpoint(reactor, port, **options)
+    builtin = _serverParsers.get(endpointType)
+    if builtin is not None:
+        parser, endpointClass = builtin
+        (where, _factory), options = parser(None, *args[1:], **kwargs)
+        return endpointClass(reactor, where, **options)
     if endpointType in _serverNotYet:
         raise _UnsupportedEndpointType(_NOT_YET.format(endpointType))
     lowered = endpointType.lower()
@@ -742,16 +834,38 @@ def _parseClientTCP(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return kwargs
 
 
-_clientNotYet = ("SSL", "UNIX")
+def _parseClientUNIX(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Coerce the ``unix:`` client arguments: the path may be positional,
+    ``lockfile`` ('0' or '1') becomes ``checkPID``, ``timeout`` an int;
+    anything else is passed on as it is."""
+    if len(args) == 1:
+        kwargs["path"] = args[0]
+    if "lockfile" in kwargs:
+        kwargs["checkPID"] = bool(int(kwargs.pop("lockfile")))
+    if "timeout" in kwargs:
+        kwargs["timeout"] = int(kwargs["timeout"])
+    return kwargs
+
+
+# For each built-in client type: how its arguments are coerced, and the
+# endpoint class they are given to.
+_clientParsers: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "TCP": (_parseClientTCP, TCP4ClientEndpoint),
+    "UNIX": (_parseClientUNIX, UNIXClientEndpoint),
+}
+_clientNotYet = ("SSL",)
 
 
 def clientFromString(reactor: Any, description: str) -> Any:
     """A client endpoint from a description such as
-    ``"tcp:host=example.com:port=80:timeout=5"`` or ``"tcp:example.com:80"``."""
+    ``"tcp:host=example.com:port=80:timeout=5"``, ``"tcp:example.com:80"``
+    or ``"unix:path=/run/app.sock:timeout=5"``."""
     args, kwargs = _parse(description)
     name = args.pop(0).upper()
-    if name == "TCP":
-        return TCP4ClientEndpoint(reactor, **_parseClientTCP(*args, **kwargs))
+    builtin = _clientParsers.get(name)
+    if builtin is not None:
+        parser, endpointClass = builtin
+        return endpointClass(reactor, **parser(*args, **kwargs))
     if name in _clientNotYet:
         raise _UnsupportedEndpointType(_NOT_YET.format(name.lower()))
     raise _unknownType(name, ("tls",))

@@ -1,8 +1,9 @@
 """TCP: the transport classes, listening ports and client connectors
 (mirrors twisted.internet.tcp).
 
-The data path of a connection is in Rust (``_torsion.Stream``); these
-subclasses declare the interfaces and add the rarely used methods.
+The data path of a connection is in Rust (the stream transport under
+``abstract.FileDescriptor``); these subclasses declare the interfaces and add
+what is particular to TCP: its addresses and options.
 """
 
 from __future__ import annotations
@@ -10,24 +11,21 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import weakref
+from collections.abc import Callable
 from typing import Any
 
 from zope.interface import implementer
 
 from torsion import _torsion
 from torsion.internet import error
+from torsion.internet.abstract import FileDescriptor, logPrefixOf
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import BaseConnector
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import (
     Binding,
-    IConsumer,
-    IHalfCloseableDescriptor,
     IListeningPort,
     ILoggingContext,
-    IPushProducer,
-    ISystemHandle,
     ITCPTransport,
     _Binding,
 )
@@ -64,58 +62,12 @@ def _isIPv4(host: str | bytes) -> bool:
     return True
 
 
-def _logPrefixOf(obj: Any) -> str:
-    if ILoggingContext.providedBy(obj):
-        return obj.logPrefix()
-    return obj.__class__.__name__
-
-
-class _BufferSize:
-    """Twisted's ``bufferSize``: 65536 on the class, as Twisted's class
-    attribute reads; on a transport, the most one read takes (kept in Rust,
-    checked when set)."""
-
-    def __init__(self) -> None:
-        # (an instance attribute: on the class it would be bound as a
-        # descriptor itself)
-        self._native = _torsion.Stream.bufferSize
-
-    def __get__(self, obj: Any, cls: type | None = None) -> int:
-        if obj is None:
-            return 65536
-        return self._native.__get__(obj, cls)
-
-    def __set__(self, obj: Any, value: int) -> None:
-        self._native.__set__(obj, value)
-
-    def __delete__(self, obj: Any) -> None:
-        raise AttributeError("bufferSize cannot be deleted")
-
-
-@implementer(
-    ITCPTransport,
-    ISystemHandle,
-    IConsumer,
-    IPushProducer,
-    IHalfCloseableDescriptor,
-    ILoggingContext,
-)
-class Connection(_torsion.Stream):
+@implementer(ITCPTransport)
+class Connection(FileDescriptor):
     """A TCP connection (ITCPTransport)."""
 
-    bufferSize = _BufferSize()
     # Twisted's flag from its TLS mixin: this transport does not speak TLS.
     TLS = False
-    _handle: socket.socket | None = None
-
-    def _requireSocket(self) -> None:
-        """Twisted deletes a transport's ``socket`` before telling the
-        protocol that the connection is lost: from then on what needs the
-        socket raises AttributeError, and so does torsion's."""
-        if self.disconnected:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute 'socket'"
-            )
 
     def getPeer(self) -> IPv4Address | IPv6Address:
         """The remote address."""
@@ -155,53 +107,6 @@ class Connection(_torsion.Stream):
         # its errors (a bytes-like value is passed through as it is).
         self.getHandle().setsockopt(level, name, enabled)
 
-    def getHandle(self) -> socket.socket:
-        """A socket object for this connection (a duplicate descriptor,
-        made on first use; closing it does not close the connection)."""
-        self._requireSocket()
-        if self._handle is None:
-            fd = self.fileno()
-            if fd < 0:
-                raise OSError("connection is closed")
-            self._handle = socket.socket(fileno=os.dup(fd))
-            # The duplicate is ours: close it when the transport goes away
-            # (the connection itself is shut down by the loop on close).
-            weakref.finalize(self, self._handle.close)
-        return self._handle
-
-    @property
-    def socket(self) -> socket.socket:
-        """Twisted's ``transport.socket``: see getHandle()."""
-        return self.getHandle()
-
-    def logPrefix(self) -> str:
-        """The protocol's log prefix."""
-        protocol = self.protocol
-        return _logPrefixOf(protocol) if protocol is not None else "-"
-
-    @property
-    def logstr(self) -> str:
-        """Twisted's attribute behind logPrefix()."""
-        return self.logPrefix()
-
-    @logstr.setter
-    def logstr(self, value: str) -> None:
-        self._logstr = value
-
-    def readConnectionLost(self, reason: Failure) -> None:
-        """Twisted's hook for the end of the read side (not used by torsion's
-        own loop, which calls the protocol directly)."""
-        self.connectionLost(reason)
-
-    def writeConnectionLost(self, reason: Failure) -> None:
-        """Twisted's hook for the end of the write side."""
-        self.connectionLost(reason)
-
-    def __repr__(self) -> str:
-        return (
-            f"<{self.__class__.__name__} fd={self.fileno()} protocol={self.protocol!r}>"
-        )
-
 
 class Server(Connection):
     """The server side of an accepted connection."""
@@ -232,10 +137,20 @@ class Server(Connection):
         return self._repstr
 
 
-class Client(Connection):
-    """The client side of a connection made by connectTCP."""
+class BaseClient(Connection):
+    """The client side of a connection this process made (what connectTCP
+    and connectUNIX share)."""
 
     _logstr = "Uninitialized"
+
+    def logPrefix(self) -> str:
+        """Twisted's "<protocol prefix>,client", fixed once connected."""
+        return self._logstr
+
+
+class Client(BaseClient):
+    """The client side of a connection made by connectTCP."""
+
     _addr: tuple[Any, int] | None = None
     # Twisted reports the IPv4 host as connectTCP was given it, which for
     # bytes is not what the socket says.
@@ -246,10 +161,6 @@ class Client(Connection):
         if self._givenPeer is not None:
             return self._givenPeer
         return self._peerAddress()
-
-    def logPrefix(self) -> str:
-        """Twisted's "<protocol prefix>,client", fixed once connected."""
-        return self._logstr
 
     def __repr__(self) -> str:
         return f"<{self.__class__} to {self._addr!r} at {id(self):x}>"
@@ -291,64 +202,37 @@ _torsion._install_fast_write(Server)
 _torsion._install_fast_write(Client)
 
 
-class _ClientAttempt:
-    """One connection attempt for a Connector: resolves the host, starts a
-    non-blocking connect and hands the socket to the Rust transport."""
+class BaseAttempt:
+    """One connection attempt for a connector: starts a non-blocking
+    connect on a socket, hands it to the Rust transport, and reports the
+    outcome to the connector. Subclasses make the socket (``_begin``, run on
+    the next turn) and say which transport class to build."""
 
-    def __init__(
-        self, host: str, port: int, bindAddress: Any, connector: Any, reactor: Any
-    ):
-        self.host = host
-        self.port = port
-        self.bindAddress = _clientBinding(bindAddress)
+    def __init__(self, connector: Any, reactor: Any) -> None:
         self.connector = connector
         self.reactor = reactor
         self.connected = False
         self.done = False
-        self._transport: Client | None = None
-        reactor.callLater(0, self._resolve)
+        self._transport: BaseClient | None = None
+        reactor.callLater(0, self._begin)
 
-    def _resolve(self) -> None:
-        if self.done:
-            return
-        if _isIPv4(self.host) or _isIPv6(self.host):
-            d = succeed(self.host)
-        else:
-            d = self.reactor.resolve(self.host)
-        d.addCallback(self._connect)
-        d.addErrback(self.failIfNotConnected)
+    def _begin(self) -> None:
+        raise NotImplementedError
 
-    def _connect(self, address: str | bytes) -> None:
-        if self.done:
-            return
-        family = socket.AF_INET6 if _isIPv6(address) else socket.AF_INET
-        skt = socket.socket(family, socket.SOCK_STREAM)
+    def _connectSocket(
+        self, skt: socket.socket, prepare: Callable[[socket.socket], Any]
+    ) -> None:
+        """Make ``skt`` non-blocking, ``prepare`` it (bind it if it must be;
+        it returns the address to connect to, or None once it has reported
+        a failure), and connect; on success the transport from
+        ``_newTransport`` takes the descriptor over. ``skt`` is closed on
+        any failure."""
         try:
             skt.setblocking(False)
-            binding = self.bindAddress
-            if binding is not None:
-                try:
-                    _setReuseOptions(skt, binding)
-                    if _isIPv6(binding._address):
-                        local: tuple[Any, ...] = socket.getaddrinfo(
-                            binding._address,
-                            binding._port,
-                            socket.AF_INET6,
-                            socket.SOCK_STREAM,
-                        )[0][4]
-                    else:
-                        local = (binding._address, binding._port)
-                    skt.bind(local)
-                except OSError as e:
-                    skt.close()
-                    self.failIfNotConnected(error.ConnectBindError(*e.args[:2]))
-                    return
-            if family == socket.AF_INET6:
-                target: tuple[Any, ...] = socket.getaddrinfo(
-                    address, self.port, family, socket.SOCK_STREAM
-                )[0][4]
-            else:
-                target = (address, self.port)
+            target = prepare(skt)
+            if target is None:
+                skt.close()
+                return
             result = skt.connect_ex(target)
         except OSError as e:
             skt.close()
@@ -365,12 +249,12 @@ class _ClientAttempt:
                 error.getConnectError((result, os.strerror(result)))
             )
             return
-        transport = Client(self.reactor, skt.detach(), None, True)
-        transport._addr = (self.host, self.port)
-        if isinstance(address, bytes) and family == socket.AF_INET:
-            transport._givenPeer = IPv4Address("TCP", address, self.port)
+        transport = self._newTransport(skt.detach())
         self._transport = transport
         transport._start(self._connectDone, self._connectionLost)
+
+    def _newTransport(self, fd: int) -> BaseClient:
+        raise NotImplementedError
 
     def _connectDone(self, errno: int | None) -> None:
         transport = self._transport
@@ -410,7 +294,7 @@ class _ClientAttempt:
             transport.loseConnection()
             return
         transport.protocol = protocol
-        transport._logstr = f"{_logPrefixOf(protocol)},client"
+        transport._logstr = f"{logPrefixOf(protocol)},client"
         protocol.makeConnection(transport)
 
     def _connectionLost(self, reason: Failure) -> None:
@@ -439,6 +323,68 @@ class _ClientAttempt:
         """Close the connection if the attempt succeeded."""
         if self._transport is not None and self.connected:
             self._transport.loseConnection()
+
+
+class _ClientAttempt(BaseAttempt):
+    """A connectTCP attempt: resolves the host, binds if asked, connects."""
+
+    def __init__(
+        self, host: str, port: int, bindAddress: Any, connector: Any, reactor: Any
+    ):
+        self.host = host
+        self.port = port
+        self.bindAddress = _clientBinding(bindAddress)
+        super().__init__(connector, reactor)
+
+    def _begin(self) -> None:
+        if self.done:
+            return
+        if _isIPv4(self.host) or _isIPv6(self.host):
+            d = succeed(self.host)
+        else:
+            d = self.reactor.resolve(self.host)
+        d.addCallback(self._connect)
+        d.addErrback(self.failIfNotConnected)
+
+    def _connect(self, address: str | bytes) -> None:
+        if self.done:
+            return
+        family = socket.AF_INET6 if _isIPv6(address) else socket.AF_INET
+        self._address = address
+
+        def prepare(skt: socket.socket) -> Any:
+            binding = self.bindAddress
+            if binding is not None:
+                try:
+                    _setReuseOptions(skt, binding)
+                    if _isIPv6(binding._address):
+                        local: tuple[Any, ...] = socket.getaddrinfo(
+                            binding._address,
+                            binding._port,
+                            socket.AF_INET6,
+                            socket.SOCK_STREAM,
+                        )[0][4]
+                    else:
+                        local = (binding._address, binding._port)
+                    skt.bind(local)
+                except OSError as e:
+                    self.failIfNotConnected(error.ConnectBindError(*e.args[:2]))
+                    return None
+            if family == socket.AF_INET6:
+                return socket.getaddrinfo(
+                    address, self.port, family, socket.SOCK_STREAM
+                )[0][4]
+            return (address, self.port)
+
+        self._connectSocket(socket.socket(family, socket.SOCK_STREAM), prepare)
+
+    def _newTransport(self, fd: int) -> Client:
+        transport = Client(self.reactor, fd, None, True)
+        transport._addr = (self.host, self.port)
+        address = self._address
+        if isinstance(address, bytes) and not _isIPv6(address):
+            transport._givenPeer = IPv4Address("TCP", address, self.port)
+        return transport
 
 
 class Connector(BaseConnector):
@@ -553,13 +499,18 @@ class Port:
         self._realPortNumber = self._hostTuple[1]
         _log.info(
             "{prefix} starting on {port}",
-            prefix=_logPrefixOf(self.factory),
+            prefix=logPrefixOf(self.factory),
             port=self._realPortNumber,
         )
         self.factory.doStart()
+        self._startAccepting(skt, self.factory)
+
+    def _startAccepting(self, skt: socket.socket, factory: Any) -> None:
+        """Hand the listening socket to the Rust port, which calls
+        ``factory.buildProtocol`` for each connection it accepts."""
         self.connected = True
         self._native = _torsion.ListeningPort(
-            self.reactor, skt.detach(), self.factory, self._buildTransport, self
+            self.reactor, skt.detach(), factory, self._buildTransport, self
         )
         self._native.startReading()
 
@@ -567,7 +518,7 @@ class Port:
         transport = self.transport(reactor, fd, protocol)
         transport.server = self
         transport.sessionno = self.sessionno
-        transport._protocolPrefix = _logPrefixOf(protocol)
+        transport._protocolPrefix = logPrefixOf(protocol)
         transport._repstr = f"<{protocol.__class__.__name__} #{self.sessionno} on {self._realPortNumber}>"
         self.sessionno += 1
         return transport
@@ -602,9 +553,7 @@ class Port:
         """Close the socket and stop the factory."""
         if not self.connected:
             return
-        _log.info(
-            "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
-        )
+        self._logConnectionLostMsg()
         self._realPortNumber = None
         self._hostTuple = None
         self.connected = False
@@ -615,6 +564,11 @@ class Port:
             self.factory.doStop()
         finally:
             self.disconnecting = False
+
+    def _logConnectionLostMsg(self) -> None:
+        _log.info(
+            "({type} Port {port} Closed)", type=self._type, port=self._realPortNumber
+        )
 
     def logPrefix(self) -> str:
         """The factory's class, qualified."""

@@ -11,6 +11,11 @@ queued bytes are written.
 The reactor used to connect is, in order: the ``ProxyServer``'s ``reactor``
 attribute, the ``ProxyFactory``'s ``reactor`` attribute, the global reactor.
 The data path is ``Proxy.dataReceived``; a subclass may override it.
+
+A torsion extension: ``EndpointProxyFactory(endpoint)`` forwards to any
+client endpoint instead of a TCP host and port, for instance a UNIX socket
+(``UNIXClientEndpoint(reactor, "/run/app.sock")``); the relay works across
+kinds, so a TCP client relayed to a UNIX socket moves its bytes in Rust too.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ __all__ = [
     "Proxy",
     "ProxyClient",
     "ProxyClientFactory",
+    "EndpointProxyFactory",
     "ProxyFactory",
     "ProxyServer",
 ]
@@ -55,9 +61,10 @@ class ProxyClient(Proxy):
 
     def connectionMade(self) -> None:
         """Pair with the server side, wire flow control both ways, and let the
-        server side read again. When both sides are plain torsion TCP
-        transports and neither protocol overrides dataReceived, the bytes
-        are relayed in Rust instead (torsion's relay, see README)."""
+        server side read again. When both sides are plain torsion stream
+        transports (TCP or UNIX) and neither protocol overrides
+        dataReceived, the bytes are relayed in Rust instead (torsion's
+        relay, see README)."""
         peer = self.peer
         assert peer is not None
         peer.setPeer(self)
@@ -72,14 +79,14 @@ class ProxyClient(Proxy):
 def _canRelay(client: Proxy, server: Proxy) -> bool:
     """Whether the relay can carry this pair's bytes unchanged."""
     try:
-        from torsion._torsion import Stream
+        from torsion.internet.abstract import NativeStream
     except ImportError:
         return False
     for side in (client, server):
         if type(side).dataReceived is not Proxy.dataReceived:
             return False
         transport = side.transport
-        if not isinstance(transport, Stream) or transport.producer is not None:
+        if not isinstance(transport, NativeStream) or transport.producer is not None:
             return False
     return True
 
@@ -124,11 +131,18 @@ class ProxyServer(Proxy):
 
     def connectionMade(self) -> None:
         """Stop reading until the onward connection is made, then connect to
-        the factory's host and port."""
+        the factory's host and port (or its endpoint)."""
         self.transport.pauseProducing()
         client = self.clientProtocolFactory()
         client.setServer(self)
-        self._reactor().connectTCP(self.factory.host, self.factory.port, client)
+        endpoint = getattr(self.factory, "endpoint", None)
+        if endpoint is None:
+            self._reactor().connectTCP(self.factory.host, self.factory.port, client)
+            return
+        connecting = endpoint.connect(client)
+        connecting.addErrback(
+            lambda reason: client.clientConnectionFailed(None, reason)
+        )
 
 
 class ProxyFactory(protocol.Factory[ProxyServer]):
@@ -140,3 +154,12 @@ class ProxyFactory(protocol.Factory[ProxyServer]):
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
+
+
+class EndpointProxyFactory(ProxyFactory):
+    """Forwards each accepted connection to ``endpoint`` (an
+    IStreamClientEndpoint), e.g. a UNIX socket; a torsion extension."""
+
+    def __init__(self, endpoint: Any) -> None:
+        super().__init__(None, None)  # type: ignore[arg-type]
+        self.endpoint = endpoint

@@ -15,15 +15,24 @@ use crate::py::stream::write::flush;
 use crate::py::stream::Stream;
 
 /// Acts on the outcome of handling an event: closes the stream if asked.
+#[inline]
 pub fn conclude(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, Stream>,
     outcome: Outcome,
 ) {
-    let Outcome::Close(reason) = outcome else {
-        return;
-    };
+    if let Outcome::Close(reason) = outcome {
+        close_for(py, reactor, tr, reason);
+    }
+}
+
+fn close_for(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, Stream>,
+    reason: Reason,
+) {
     let hooks = reactor.borrow().hooks();
     let reason = match reason {
         Reason::Done => hooks.reason_done.bind(py).clone(),

@@ -17,6 +17,7 @@ use crate::py::dispatch::{settle, Callback, Dispatching, Outcome, Reason};
 use crate::py::reactor::ReactorBase;
 use crate::py::relay;
 use crate::py::stream::end;
+use crate::py::stream::layer::received;
 use crate::py::stream::state::{Flush, ReadMode, SendAt};
 use crate::py::stream::write::flush;
 use crate::py::stream::Stream;
@@ -33,12 +34,69 @@ fn readable_outcome(
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, Stream>,
 ) -> Outcome {
-    let (mode, relaying, has_unread) = {
+    let mut fds = Vec::new();
+    // One borrow decides the way and, for a small read (the common case),
+    // makes it.
+    let read = {
         let me = tr.borrow();
         if !me.is_reading() || !me.life.reads() {
             return Outcome::Continue;
         }
-        (me.read.mode, me.relay.is_some(), !me.read.unread.is_empty())
+        match (
+            &me.relay,
+            me.read.unread.is_empty(),
+            me.read.mode,
+            me.layer(),
+        ) {
+            (None, true, ReadMode::Copy, Some(layer)) => {
+                Some(bytes_read::read_bytes(py, layer, me.read.size, &mut fds))
+            }
+            _ => None,
+        }
+    };
+    let Some(read) = read else {
+        return other_read(py, reactor, tr);
+    };
+    // A read that brought descriptors stops at their byte: more may wait.
+    let cut_short = !fds.is_empty();
+    if let Some(fds) = received(fds) {
+        let outcome = hand_over_descriptors(py, reactor, tr, fds);
+        if !outcome.is_continue() {
+            return outcome;
+        }
+    }
+    match read {
+        Ok(Some((data, full))) => {
+            let peer_closed = {
+                let mut me = tr.borrow_mut();
+                let size = me.read.size;
+                if full || is_stream(std::slice::from_ref(&data), size) {
+                    me.read.mode = ReadMode::Batch;
+                }
+                me.read.peer_closed
+            };
+            if full || peer_closed || cut_short {
+                // More (or the end of the stream) may be waiting; the
+                // edge-triggered poller will not say so again.
+                reactor.borrow_mut().ready.push(tr.clone().unbind());
+            }
+            deliver(py, reactor, tr, std::iter::once(data))
+        }
+        Ok(None) => read_ended(py, reactor, tr, Ok(())),
+        Err(e) => read_ended(py, reactor, tr, Err(e)),
+    }
+}
+
+/// The reads that are not a small copy: a relayed chunk, the chunks a
+/// pause held back, or a stream.
+fn other_read(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, Stream>) -> Outcome {
+    let (relaying, has_unread, has_layer) = {
+        let me = tr.borrow();
+        (
+            me.relay.is_some(),
+            !me.read.unread.is_empty(),
+            me.layer().is_some(),
+        )
     };
     if relaying {
         return relay::readable(py, reactor, tr);
@@ -56,41 +114,10 @@ fn readable_outcome(
             unread.into_iter().map(|b| b.into_bound(py)),
         );
     }
-    if mode != ReadMode::Copy {
-        return read_stream(py, reactor, tr);
+    if !has_layer {
+        return Outcome::Continue;
     }
-    let mut fds = Vec::new();
-    let read = {
-        let me = tr.borrow();
-        let Some(layer) = me.layer() else {
-            return Outcome::Continue;
-        };
-        bytes_read::read_bytes(py, layer, me.read.size, &mut fds)
-    };
-    let outcome = descriptors_received(py, reactor, tr, fds);
-    if !outcome.is_continue() {
-        return outcome;
-    }
-    match read {
-        Ok(Some((data, full))) => {
-            let peer_closed = {
-                let mut me = tr.borrow_mut();
-                let size = me.read.size;
-                if full || is_stream(std::slice::from_ref(&data), size) {
-                    me.read.mode = ReadMode::Batch;
-                }
-                me.read.peer_closed
-            };
-            if full || peer_closed {
-                // More (or the end of the stream) may be waiting; the
-                // edge-triggered poller will not say so again.
-                reactor.borrow_mut().ready.push(tr.clone().unbind());
-            }
-            deliver(py, reactor, tr, std::iter::once(data))
-        }
-        Ok(None) => read_ended(py, reactor, tr, Ok(())),
-        Err(e) => read_ended(py, reactor, tr, Err(e)),
-    }
+    read_stream(py, reactor, tr)
 }
 
 /// Reads a stream: up to 256 KiB this turn, in chunks of bufferSize, each
@@ -136,9 +163,12 @@ fn read_stream(
             let read = bytes_read::read_chunks(py, layer, size, count, &mut fds);
             (read, count, size, me.writes)
         };
-        let outcome = descriptors_received(py, reactor, tr, fds);
-        if !outcome.is_continue() {
-            return outcome;
+        let cut_short = !fds.is_empty();
+        if let Some(fds) = received(fds) {
+            let outcome = hand_over_descriptors(py, reactor, tr, fds);
+            if !outcome.is_continue() {
+                return outcome;
+            }
         }
         let (chunks, full) = match read {
             Ok((chunks, full)) if !chunks.is_empty() => (chunks, full),
@@ -183,7 +213,7 @@ fn read_stream(
             flush(py, reactor, tr);
         }
         if !read_on {
-            if full || peer_closed {
+            if full || peer_closed || cut_short {
                 // More (or the end of the stream) may be waiting; the
                 // edge-triggered poller will not say so again.
                 reactor.borrow_mut().ready.push(tr.clone().unbind());
@@ -205,15 +235,12 @@ fn is_stream(chunks: &[Bound<'_, PyBytes>], read_size: usize) -> bool {
 
 /// Hands descriptors received with a read to the protocol, before the
 /// read's bytes (as Twisted's UNIX transports do).
-fn descriptors_received(
+fn hand_over_descriptors(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, Stream>,
     fds: Vec<OwnedFd>,
 ) -> Outcome {
-    if fds.is_empty() {
-        return Outcome::Continue;
-    }
     let Some(protocol) = tr.borrow().protocol.as_ref().map(|p| p.clone_ref(py)) else {
         return Outcome::Continue;
     };

@@ -45,7 +45,7 @@ impl Stream {
             }
             me.producer_to_pause(slf.py())
         };
-        pause_producer(slf.py(), pause)
+        pause.map_or(Ok(()), |p| pause_producer(slf.py(), p))
     }
 
     /// `writeSequence`'s work: each bytes object queued, in order.
@@ -66,7 +66,7 @@ impl Stream {
             Self::schedule_flush(slf, &mut me);
             me.producer_to_pause(slf.py())
         };
-        pause_producer(slf.py(), pause)
+        pause.map_or(Ok(()), |p| pause_producer(slf.py(), p))
     }
 
     /// `sendFileDescriptor`'s work: the descriptor goes with the next
@@ -80,7 +80,7 @@ impl Stream {
             }
             me.producer_to_pause(slf.py())
         };
-        pause_producer(slf.py(), pause)
+        pause.map_or(Ok(()), |p| pause_producer(slf.py(), p))
     }
 
     /// A large write to an empty queue is tried at once: one send either
@@ -139,15 +139,15 @@ impl Stream {
 
 /// Twisted calls `pauseProducing` from inside `write()`: its exception
 /// goes to the writer.
-fn pause_producer(py: Python<'_>, producer: Option<Py<PyAny>>) -> PyResult<()> {
+fn pause_producer(py: Python<'_>, producer: Py<PyAny>) -> PyResult<()> {
     debug_assert_eq!(
         Callback::PauseProducing.policy(),
         crate::py::dispatch::Policy::Raise
     );
-    if let Some(p) = producer {
-        p.bind(py).call_method0(intern!(py, "pauseProducing"))?;
-    }
-    Ok(())
+    producer
+        .bind(py)
+        .call_method0(intern!(py, "pauseProducing"))
+        .map(|_| ())
 }
 
 /// What a drained queue leads to.
@@ -220,6 +220,7 @@ fn flush_outcome(
 
 /// Sends descriptors, then the queue: `Ok(true)` once everything is sent,
 /// `Ok(false)` when the socket is full, `Err` with the reason to close.
+#[inline]
 fn send_queued(py: Python<'_>, me: &mut Stream) -> Result<bool, Reason> {
     let Some(layer) = me.layer.as_ref() else {
         return Ok(false);
