@@ -31,8 +31,10 @@ REPORT_KEYS = {
     "mode",
     "host",
     "port",
+    "unix",
     "conns",
     "size",
+    "window",
     "duration_s",
     "warmup_s",
     "elapsed_s",
@@ -61,28 +63,41 @@ LATENCY_KEYS = {"count", "min", "p50", "p90", "p99", "p999", "max", "mean"}
 
 # The test's own echo server. argv[1] picks its behaviour: "echo" returns
 # every byte, "corrupt" flips the first byte of every chunk, "close" hangs up
-# on the first chunk. It prints its port, then serves until terminated.
+# on the first chunk, "batch" holds what it reads until it has 2 MiB, then
+# returns all of it. It listens on TCP, or on the UNIX path in argv[2], prints
+# its port (0 for a UNIX path), then serves until terminated.
 ECHO_SERVER = r"""
 import asyncio, sys
 
 MODE = sys.argv[1]
+BATCH = 2 << 20
 
 class Echo(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
+        self.held = bytearray()
 
     def data_received(self, data):
         if MODE == "close":
             self.transport.close()
         elif MODE == "corrupt":
             self.transport.write(bytes([data[0] ^ 0xFF]) + data[1:])
+        elif MODE == "batch":
+            self.held += data
+            if len(self.held) >= BATCH:
+                self.transport.write(bytes(self.held))
+                self.held.clear()
         else:
             self.transport.write(data)
 
 async def main():
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Echo, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    if len(sys.argv) > 2:
+        await loop.create_unix_server(Echo, sys.argv[2])
+        print(0, flush=True)
+    else:
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -142,9 +157,9 @@ def echo_server() -> Iterator[Callable[[str], Server]]:
     """Starts the test's asyncio echo server; returns (port, pid)."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(mode: str = "echo") -> Server:
+    def start(mode: str = "echo", *unix_path: str) -> Server:
         proc = subprocess.Popen(
-            [sys.executable, "-c", ECHO_SERVER, mode],
+            [sys.executable, "-c", ECHO_SERVER, mode, *unix_path],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -200,12 +215,13 @@ def _run(
     )
 
 
-def _report(binary: Path, port: int, *args: str, expect_rc: int = 0) -> dict:
-    """Runs the generator with --json for 1 s and returns its parsed report."""
+def _report(binary: Path, port: int | str, *args: str, expect_rc: int = 0) -> dict:
+    """Runs the generator with --json for 1 s and returns its parsed report;
+    a str ``port`` is a UNIX socket path."""
+    target = ("--unix", port) if isinstance(port, str) else ("--port", str(port))
     proc = _run(
         binary,
-        "--port",
-        str(port),
+        *target,
         "--duration",
         "1",
         "--warmup",
@@ -221,7 +237,10 @@ def _report(binary: Path, port: int, *args: str, expect_rc: int = 0) -> dict:
     assert set(report["latency_us"]) == LATENCY_KEYS
     assert report["tool"] == "loadgen"
     assert report["host"] == "127.0.0.1"
-    assert report["port"] == port
+    if isinstance(port, str):
+        assert (report["port"], report["unix"]) == (0, port)
+    else:
+        assert (report["port"], report["unix"]) == (port, None)
     assert report["errors"] == (
         report["verify_errors"] + report["disconnects"] + report["connect_errors"]
     )
@@ -303,9 +322,48 @@ def test_stream_reports_throughput(loadgen, echo_server):
         r["bytes_received"] / 1e6 / r["elapsed_s"], rel=0.01
     )
     assert r["latency_us"]["count"] == 0
+    assert r["window"] == 1 << 20
     assert r["server_cpu_s"] is None
     assert r["requests_per_server_cpu_s"] is None
     assert r["mb_per_server_cpu_s"] is None
+
+
+def test_window_sets_how_much_a_stream_keeps_unechoed(loadgen, echo_server):
+    """A server that answers only once it holds 2 MiB stalls a stream under
+    the default 1 MiB window and is kept busy by a 4 MiB one."""
+    port, _ = echo_server("batch")
+    stalled = _report(
+        loadgen, port, "--mode", "stream", "--conns", "2", "--size", "64k"
+    )
+    assert stalled["window"] == 1 << 20
+    assert (stalled["bytes_received"], stalled["errors"]) == (0, 0)
+    deep = _report(
+        loadgen,
+        port,
+        "--mode",
+        "stream",
+        "--conns",
+        "2",
+        "--size",
+        "64k",
+        "--window",
+        "4m",
+    )
+    assert deep["window"] == 4 << 20
+    assert deep["errors"] == 0
+    assert deep["bytes_received"] >= 2 << 20
+
+
+@pytest.mark.parametrize("mode", ["pingpong", "stream", "churn"])
+def test_every_mode_runs_over_a_unix_socket(loadgen, echo_server, tmp_path, mode):
+    """--unix PATH replaces --port: the same traffic over a UNIX socket."""
+    path = str(tmp_path / "echo.sock")
+    echo_server("echo", path)
+    r = _report(loadgen, path, "--mode", mode, "--conns", "4", "--size", "4k")
+    _check_window(r)
+    assert r["errors"] == 0
+    assert r["bytes_received"] > 100_000
+    assert r["window"] == (1 << 20 if mode == "stream" else None)
 
 
 @pytest.mark.parametrize(
@@ -434,7 +492,8 @@ def test_usage_errors(loadgen):
     """Bad options exit with status 2 and say what was wrong."""
     cases = {
         ("--mode", "udp", "--port", "1"): "unknown mode",
-        ("--conns", "1"): "--port is required",
+        ("--conns", "1"): "one of --port and --unix is required",
+        ("--port", "1", "--window", "0"): "--window",
         ("--port", "1", "--size", "0"): "--size",
         ("--port", "1", "--duration", "0"): "--duration",
     }
@@ -444,7 +503,7 @@ def test_usage_errors(loadgen):
         assert text in proc.stderr, (argv, proc.stderr)
     helped = _run(loadgen, "--help")
     assert helped.returncode == 0
-    assert helped.stdout.startswith("usage: loadgen --port P")
+    assert helped.stdout.startswith("usage: loadgen (--port P | --unix PATH)")
 
 
 def test_pinning_to_a_core(loadgen, echo_server):
