@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN_SRC = ROOT / "benches" / "loadgen"
 ECHO_DIR = ROOT / "benches" / "echo_servers"
+TORSION_ECHO = ROOT / "benches" / "torsion_echo.py"
 
 # A cold release build (fat LTO) on a shared two-core machine can take a while.
 pytestmark = pytest.mark.timeout(300)
@@ -150,6 +151,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 Server = tuple[int, int]
+BenchServer = tuple[int | str, int]
 
 
 @pytest.fixture
@@ -174,23 +176,26 @@ def echo_server() -> Iterator[Callable[[str], Server]]:
         _stop(p)
 
 
-def _wait_for_port_file(path: Path, proc: subprocess.Popen[str]) -> int:
-    """Wait (bounded) for a server to write its port file; returns the port."""
+def _wait_for_port_file(path: Path, proc: subprocess.Popen[str]) -> int | str:
+    """Wait (bounded) for a server to write its port file; returns the port,
+    or the UNIX socket path the server wrote there instead."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if path.exists():
-            return int(path.read_text())
+            text = path.read_text().strip()
+            return int(text) if text.isdigit() else text
         assert proc.poll() is None, f"server exited with {proc.returncode}"
         time.sleep(0.05)
     raise AssertionError(f"no port file {path} after 20 s")
 
 
 @pytest.fixture
-def bench_server(tmp_path: Path) -> Iterator[Callable[[list[str]], Server]]:
-    """Starts one of benches/echo_servers with a port file; returns (port, pid)."""
+def bench_server(tmp_path: Path) -> Iterator[Callable[[list[str]], BenchServer]]:
+    """Starts one of benches/echo_servers with a port file; returns (port or
+    UNIX path, pid)."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(argv: list[str]) -> Server:
+    def start(argv: list[str]) -> BenchServer:
         port_file = tmp_path / f"port{len(procs)}"
         proc = subprocess.Popen(
             [*argv, str(port_file)],
@@ -547,29 +552,38 @@ def _uvloop_available() -> bool:
     return True
 
 
-@pytest.mark.parametrize("server", ["asyncio", "uvloop", "twisted", "c"])
-def test_bench_echo_servers_echo_faithfully(loadgen, bench_server, tmp_path, server):
-    """Each comparison echo server passes a pingpong and a stream run cleanly."""
+def _bench_argv(server: str, tmp_path: Path, unix: str | None) -> list[str]:
+    """The command line of one benchmark echo server, listening on a free
+    port or on the UNIX path ``unix``, up to its port file argument."""
     if server == "c":
-        argv = _c_echo(tmp_path)
-    elif server == "twisted":
-        argv = [sys.executable, str(ECHO_DIR / "twisted_echo.py"), "0", "--port-file"]
-    else:
-        if server == "uvloop" and not _uvloop_available():
-            pytest.skip("uvloop is not installed")
-        argv = [
-            sys.executable,
-            str(ECHO_DIR / "asyncio_echo.py"),
-            "0",
-            "--loop",
-            server,
-            "--port-file",
-        ]
-    port, pid = bench_server(argv)
-    r = _report(loadgen, port, "--conns", "16", "--server-pid", str(pid))
+        c_echo = _c_echo(tmp_path)
+        return [c_echo[0], "--unix", unix] if unix else c_echo
+    if server == "uvloop" and not _uvloop_available():
+        pytest.skip("uvloop is not installed")
+    scripts = {"twisted": ECHO_DIR / "twisted_echo.py", "torsion": TORSION_ECHO}
+    script = scripts.get(server, ECHO_DIR / "asyncio_echo.py")
+    argv = [sys.executable, str(script), "0"]
+    if server in ("asyncio", "uvloop"):
+        argv += ["--loop", server]
+    if unix:
+        argv += ["--unix", unix]
+    return [*argv, "--port-file"]
+
+
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+@pytest.mark.parametrize("server", ["asyncio", "uvloop", "twisted", "c", "torsion"])
+def test_bench_echo_servers_echo_faithfully(
+    loadgen, bench_server, tmp_path, server, unix
+):
+    """Each comparison echo server passes a pingpong and a stream run
+    cleanly, over TCP and over a UNIX socket."""
+    path = str(tmp_path / "echo.sock") if unix else None
+    target, pid = bench_server(_bench_argv(server, tmp_path, path))
+    assert target == (path or target)
+    r = _report(loadgen, target, "--conns", "16", "--server-pid", str(pid))
     assert r["errors"] == 0
     assert r["requests"] > 100
     assert r["server_cpu_s"] > 0
-    s = _report(loadgen, port, "--mode", "stream", "--conns", "4", "--size", "64k")
+    s = _report(loadgen, target, "--mode", "stream", "--conns", "4", "--size", "64k")
     assert s["errors"] == 0
     assert s["bytes_received"] > 1_000_000
