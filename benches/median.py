@@ -5,7 +5,9 @@
 
 Each cell is the median over the runs of that (workload, server); the ratio
 columns divide medians of work per server CPU-second; the last column lists
-every run's figure, since on a shared machine they can differ a lot.
+every run's figure, since on a shared machine they can differ a lot. When
+the runs include run.py's ``-base`` servers (``--baseline``), a "vs base"
+column divides each server's median by its ``-base`` twin's.
 ``benches/run.py --rounds N`` prints the same table for its own rounds.
 """
 
@@ -61,18 +63,21 @@ def table_of_runs(runs: list[dict[str, Any]]) -> str:
         cells.setdefault(key, []).append(
             (eff, rate, latency.get("p50"), latency.get("p99"))
         )
-    lines = [
-        "| workload | server | rate | per server CPU-s | p50 / p99 µs "
-        "| vs Twisted | vs uvloop | runs (per CPU-s) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    # With run.py --baseline, each torsion row is also divided by its
+    # "-base" twin: the before/after figure.
+    based = any(server.endswith("-base") for _, server in cells)
+    head = "| workload | server | rate | per server CPU-s | p50 / p99 µs "
+    head += (
+        "| vs Twisted | vs uvloop | vs base " if based else "| vs Twisted | vs uvloop "
+    )
+    lines = [head + "| runs (per CPU-s) |", "|---" * (9 if based else 8) + "|"]
     for (workload, server), values in cells.items():
         eff = _median([v[0] for v in values])
         rate = _median([v[1] for v in values])
         p50 = _median([v[2] for v in values])
         p99 = _median([v[3] for v in values])
         ratios = []
-        for peer in ("twisted", "uvloop"):
+        for peer in ["twisted", "uvloop"] + ([f"{server}-base"] if based else []):
             peer_values = cells.get((workload, peer))
             peer_eff = _median([v[0] for v in peer_values]) if peer_values else None
             ratios.append(f"{eff / peer_eff:.2f}x" if eff and peer_eff else "—")
@@ -89,7 +94,7 @@ def table_of_runs(runs: list[dict[str, Any]]) -> str:
             each = ", ".join(f"{v[0] / 1000:.1f}k" for v in values)
         lines.append(
             f"| {workload} | {server} | {rate:,.0f} {unit} | {eff:,.0f} {eff_unit} "
-            f"| {latency} | {ratios[0]} | {ratios[1]} | {each} |"
+            f"| {latency} | {' | '.join(ratios)} | {each} |"
         )
     return "\n".join(lines)
 

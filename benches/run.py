@@ -2,7 +2,7 @@
 
     python benches/run.py [--duration 5] [--only echo,proxy] [--quick]
                           [--servers torsion,twisted,...] [--markdown FILE]
-                          [--json FILE] [--rounds N]
+                          [--json FILE] [--rounds N] [--baseline DIR]
 
 Each server runs in its own process pinned to one core (``--server-cpu``,
 default 0); ``target/release/loadgen`` runs pinned to another
@@ -13,14 +13,17 @@ for every (workload, server) pair and stopped afterwards.
 Workloads (``--only`` takes these names or the groups ``echo`` and
 ``proxy``):
 
-    echo-1k     pingpong, 1 KiB, 50 connections
-    echo-16k    pingpong, 16 KiB, 50 connections
-    stream-64k  stream, 64 KiB chunks, 4 connections
-    churn-64    churn, 64 B, 20 workers (connect, echo, close)
-    latency-64  pingpong, 64 B, 1 connection
-    proxy-1k    loadgen proxy mode, 1 KiB, 50 connections, through a proxy
-                (pinned like a server) to an echo backend that shares the
-                generator's core
+    echo-1k          pingpong, 1 KiB, 50 connections
+    echo-16k         pingpong, 16 KiB, 50 connections
+    stream-64k       stream, 64 KiB chunks, 4 connections (loadgen's default
+                     window: at most 1 MiB unechoed per connection)
+    stream-64k-deep  the same with 4 MiB unechoed per connection
+    churn-64         churn, 64 B, 20 workers (connect, echo, close)
+    latency-64       pingpong, 64 B, 1 connection
+    echo-1k-unix     pingpong, 1 KiB, 50 connections over a UNIX socket
+    proxy-1k         loadgen proxy mode, 1 KiB, 50 connections, through a
+                     proxy (pinned like a server) to an echo backend that
+                     shares the generator's core
 
 Echo servers: torsion, twisted (default reactor, epoll), asyncio, uvloop
 and rloop (each when importable), c (the C epoll server, when gcc can
@@ -29,6 +32,13 @@ torsion-py (the same with dataReceived overridden, so bytes go through
 Python), twisted (twisted.protocols.portforward), asyncio, uvloop and rloop
 (benches/proxies/asyncio_proxy.py), c (echo_servers/c_proxy.c, when
 built). The backend is the C echo server if it was built, else torsion's.
+
+``--baseline DIR`` adds torsion-base (echo), torsion-relay-base and
+torsion-py-base (proxy): the same scripts run with ``PYTHONPATH=DIR`` first,
+DIR holding an older build of the package (``DIR/torsion`` with its
+compiled extension), for before/after comparisons in interleaved rounds.
+Every torsion server is checked, through ``/proc/PID/maps``, to have loaded
+the extension its name says (the baseline's or not).
 
 The ratio columns divide work per server CPU-second by the same figure for
 Twisted (or uvloop) on the same workload, so they are steadier than the
@@ -73,21 +83,27 @@ class Workload:
     conns: int
     size: str
     unit: str  # "req", "MB" or "conn": what the rate counts
+    window: str | None = None  # stream mode's in-flight limit (loadgen --window)
+    unix: bool = False  # over a UNIX stream socket instead of TCP
 
 
 WORKLOADS = [
     Workload("echo-1k", "echo", "pingpong", 50, "1k", "req"),
     Workload("echo-16k", "echo", "pingpong", 50, "16k", "req"),
     Workload("stream-64k", "echo", "stream", 4, "64k", "MB"),
+    Workload("stream-64k-deep", "echo", "stream", 4, "64k", "MB", window="4m"),
     Workload("churn-64", "echo", "churn", 20, "64", "conn"),
     Workload("latency-64", "echo", "pingpong", 1, "64", "req"),
+    Workload("echo-1k-unix", "echo", "pingpong", 50, "1k", "req", unix=True),
     Workload("proxy-1k", "proxy", "proxy", 50, "1k", "req"),
 ]
 
-ECHO_SERVERS = ["torsion", "twisted", "asyncio", "uvloop", "rloop", "c"]
+ECHO_SERVERS = ["torsion", "torsion-base", "twisted", "asyncio", "uvloop", "rloop", "c"]
 PROXY_SERVERS = [
     "torsion-relay",
+    "torsion-relay-base",
     "torsion-py",
+    "torsion-py-base",
     "twisted",
     "asyncio",
     "uvloop",
@@ -235,7 +251,11 @@ class Children:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, argv: list[str], cpu: int | None, stderr_path: Path
+        self,
+        argv: list[str],
+        cpu: int | None,
+        stderr_path: Path,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
@@ -245,6 +265,7 @@ class Children:
                 stderr=err,
                 preexec_fn=_pinner(cpu),
                 cwd=ROOT,
+                env=env,
             )
         self.procs.append(proc)
         return proc
@@ -268,19 +289,31 @@ class Children:
                 self.stop(proc)
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port_file: Path, limit: float) -> int:
-    """The port a child wrote to ``port_file``; raises if it exits or takes
-    longer than ``limit`` seconds."""
+def wait_for_port(proc: subprocess.Popen[bytes], port_file: Path, limit: float) -> str:
+    """What a child wrote to ``port_file`` once listening: its port, or its
+    UNIX socket's path; raises if it exits or takes longer than ``limit``
+    seconds."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"exited with status {proc.returncode} before listening")
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError):
             text = port_file.read_text().strip()
             if text:
-                return int(text)
+                return text
         time.sleep(0.02)
     raise RuntimeError(f"did not listen within {limit:g} s")
+
+
+def loaded_torsion(pid: int) -> str | None:
+    """The path of the torsion extension that process ``pid`` has mapped,
+    which says which build it really imported."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+            path = line.split(maxsplit=5)[-1]
+            if "/_torsion." in path and path.endswith(".so"):
+                return path
+    return None
 
 
 def _tail(path: Path, lines: int = 6) -> str:
@@ -310,30 +343,25 @@ class Bench:
         self.client_cpu = args.client_cpu if self.pinned else None
         self.counter = 0
 
-    def echo_argv(self, name: str, port_file: Path) -> list[str] | None:
+    def echo_argv(
+        self, name: str, port_file: Path, unix: Path | None = None
+    ) -> list[str] | None:
+        """The server's command line: listening on a free TCP port, or on
+        the UNIX socket ``unix``, and writing the port file once it does."""
         py = self.python
         echo = HERE / "echo_servers"
-        if name == "torsion":
-            return [
-                py,
-                str(HERE / "torsion_echo.py"),
-                "0",
-                "--port-file",
-                str(port_file),
-            ]
+        listen = ["0", "--port-file", str(port_file)]
+        if unix is not None:
+            listen += ["--unix", str(unix)]
+        if name in ("torsion", "torsion-base") and self.baseline_available(name):
+            return [py, str(HERE / "torsion_echo.py"), *listen]
         if name == "twisted" and self.has_twisted:
-            return [
-                py,
-                str(echo / "twisted_echo.py"),
-                "0",
-                "--port-file",
-                str(port_file),
-            ]
+            return [py, str(echo / "twisted_echo.py"), *listen]
         if self.asyncio_loop_available(name):
-            argv = [py, str(echo / "asyncio_echo.py"), "0", "--loop", name]
-            return [*argv, "--port-file", str(port_file)]
+            return [py, str(echo / "asyncio_echo.py"), *listen, "--loop", name]
         if name == "c" and self.c_echo is not None:
-            return [str(self.c_echo), "0", "127.0.0.1", str(port_file)]
+            where = ["--unix", str(unix)] if unix else ["0", "127.0.0.1"]
+            return [str(self.c_echo), *where, str(port_file)]
         return None
 
     def proxy_argv(
@@ -342,10 +370,11 @@ class Bench:
         py = self.python
         proxies = HERE / "proxies"
         common = ["0", "--backend-port", str(backend), "--port-file", str(port_file)]
-        if name in ("torsion-relay", "torsion-py"):
+        torsion = name.removesuffix("-base")
+        if torsion in ("torsion-relay", "torsion-py") and self.baseline_available(name):
             argv = [py, str(proxies / "torsion_proxy.py"), *common]
             argv += ["--stats-file", str(stats_file)]
-            if name == "torsion-py":
+            if torsion == "torsion-py":
                 argv.append("--no-relay")
             return argv
         if name == "twisted" and self.has_twisted:
@@ -364,27 +393,61 @@ class Bench:
             or (name == "rloop" and self.has_rloop)
         )
 
+    def baseline_available(self, name: str) -> bool:
+        """A ``-base`` server runs only when ``--baseline`` gave a build."""
+        return not name.endswith("-base") or self.args.baseline is not None
+
+    def env(self, name: str) -> dict[str, str] | None:
+        """A ``-base`` server's environment: ``PYTHONPATH`` starts with the
+        ``--baseline`` directory, so ``import torsion`` finds that build."""
+        if not name.endswith("-base"):
+            return None
+        env = dict(os.environ)
+        paths = [self.args.baseline, env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        return env
+
+    def check_torsion(self, name: str, pid: int) -> None:
+        """Raises unless a torsion server runs the build its name says: the
+        ``--baseline`` one for ``-base`` names, another one otherwise."""
+        if not name.startswith("torsion"):
+            return
+        loaded = loaded_torsion(pid)
+        baseline = self.args.baseline
+        from_baseline = (
+            loaded is not None
+            and baseline is not None
+            and Path(loaded).resolve().is_relative_to(Path(baseline).resolve())
+        )
+        if loaded is None or from_baseline != name.endswith("-base"):
+            raise RuntimeError(f"{name} runs the wrong torsion: {loaded}")
+        _log(f"  {name} runs {loaded}")
+
     def available(self, workload: Workload, name: str) -> bool:
         dummy = self.tmp / "probe"
         if workload.group == "proxy":
             return self.proxy_argv(name, 1, dummy, dummy) is not None
         return self.echo_argv(name, dummy) is not None
 
-    def _files(self, label: str) -> tuple[Path, Path, Path]:
+    def _files(self, label: str) -> tuple[Path, Path, Path, Path]:
+        """The port, stderr, stats and UNIX socket paths of one server."""
         self.counter += 1
         stem = self.tmp / f"{self.counter:03d}-{label}"
         return (
             stem.with_suffix(".port"),
             stem.with_suffix(".err"),
             stem.with_suffix(".stats"),
+            stem.with_suffix(".sock"),
         )
 
     def loadgen_run(
-        self, workload: Workload, port: int, pid: int
+        self, workload: Workload, target: str, pid: int
     ) -> tuple[dict | None, str]:
+        """Runs loadgen against ``target``, a port or (for a UNIX
+        workload) a socket path."""
         argv = [
             self.loadgen,
-            "--port", str(port),
+            "--unix" if workload.unix else "--port", target,
             "--mode", workload.mode,
             "--conns", str(workload.conns),
             "--size", workload.size,
@@ -393,6 +456,8 @@ class Bench:
             "--server-pid", str(pid),
             "--json",
         ]  # fmt: skip
+        if workload.window is not None:
+            argv += ["--window", workload.window]
         if self.client_cpu is not None:
             argv += ["--cpu", str(self.client_cpu)]
         limit = self.args.duration + self.args.warmup + 30
@@ -413,15 +478,16 @@ class Bench:
         procs: list[subprocess.Popen[bytes]] = []
         try:
             if workload.group == "proxy":
-                server, port, err, stats = self._start_proxy(name, procs)
+                server, target, err, stats = self._start_proxy(name, procs)
             else:
-                port_file, err, stats = self._files(name)
-                argv = self.echo_argv(name, port_file)
+                port_file, err, stats, sock = self._files(name)
+                argv = self.echo_argv(name, port_file, sock if workload.unix else None)
                 assert argv is not None
-                server = self.children.start(argv, self.server_cpu, err)
+                server = self.children.start(argv, self.server_cpu, err, self.env(name))
                 procs.append(server)
-                port = wait_for_port(server, port_file, 15)
-            report, note = self.loadgen_run(workload, port, server.pid)
+                target = wait_for_port(server, port_file, 15)
+            self.check_torsion(name, server.pid)
+            report, note = self.loadgen_run(workload, target, server.pid)
             result.report = report
             if note:
                 result.notes.append(note)
@@ -446,8 +512,8 @@ class Bench:
 
     def _start_proxy(
         self, name: str, procs: list[subprocess.Popen[bytes]]
-    ) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
-        backend_port_file, backend_err, _ = self._files("backend")
+    ) -> tuple[subprocess.Popen[bytes], str, Path, Path]:
+        backend_port_file, backend_err, _, _ = self._files("backend")
         if self.c_echo is not None:
             argv = [str(self.c_echo), "0", "127.0.0.1", str(backend_port_file)]
         else:
@@ -456,13 +522,13 @@ class Bench:
         backend = self.children.start(argv, self.client_cpu, backend_err)
         procs.append(backend)
         try:
-            backend_port = wait_for_port(backend, backend_port_file, 15)
+            backend_port = int(wait_for_port(backend, backend_port_file, 15))
         except RuntimeError as e:
             raise RuntimeError(f"backend {e}: {_tail(backend_err)}") from None
-        port_file, err, stats = self._files(name)
+        port_file, err, stats, _ = self._files(name)
         argv = self.proxy_argv(name, backend_port, port_file, stats)
         assert argv is not None
-        proxy = self.children.start(argv, self.server_cpu, err)
+        proxy = self.children.start(argv, self.server_cpu, err, self.env(name))
         procs.append(proxy)
         try:
             port = wait_for_port(proxy, port_file, 15)
@@ -555,6 +621,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--python", default=sys.executable, help="runs the servers")
+    p.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a directory holding an older build of the torsion package "
+        "(DIR/torsion with its compiled extension): adds the servers "
+        "torsion-base, torsion-relay-base and torsion-py-base, which run "
+        "the torsion scripts with PYTHONPATH=DIR first",
+    )
     p.add_argument("--markdown", help="also write the header and table here")
     p.add_argument("--json", help="write the raw loadgen reports here")
     p.add_argument(
@@ -569,6 +643,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.duration, args.warmup = 1.5, 0.5
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
+    if args.baseline is not None and not (Path(args.baseline) / "torsion").is_dir():
+        p.error(f"--baseline {args.baseline}: no torsion package in it")
     return args
 
 
@@ -593,6 +669,8 @@ def plan(
         chosen = []
         for name in names:
             if limit and name not in limit:
+                continue
+            if name.endswith("-base") and bench.args.baseline is None:
                 continue
             if bench.available(w, name):
                 chosen.append(name)

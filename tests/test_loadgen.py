@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN_SRC = ROOT / "benches" / "loadgen"
 ECHO_DIR = ROOT / "benches" / "echo_servers"
+TORSION_ECHO = ROOT / "benches" / "torsion_echo.py"
 
 # A cold release build (fat LTO) on a shared two-core machine can take a while.
 pytestmark = pytest.mark.timeout(300)
@@ -31,8 +32,10 @@ REPORT_KEYS = {
     "mode",
     "host",
     "port",
+    "unix",
     "conns",
     "size",
+    "window",
     "duration_s",
     "warmup_s",
     "elapsed_s",
@@ -61,28 +64,41 @@ LATENCY_KEYS = {"count", "min", "p50", "p90", "p99", "p999", "max", "mean"}
 
 # The test's own echo server. argv[1] picks its behaviour: "echo" returns
 # every byte, "corrupt" flips the first byte of every chunk, "close" hangs up
-# on the first chunk. It prints its port, then serves until terminated.
+# on the first chunk, "batch" holds what it reads until it has 2 MiB, then
+# returns all of it. It listens on TCP, or on the UNIX path in argv[2], prints
+# its port (0 for a UNIX path), then serves until terminated.
 ECHO_SERVER = r"""
 import asyncio, sys
 
 MODE = sys.argv[1]
+BATCH = 2 << 20
 
 class Echo(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
+        self.held = bytearray()
 
     def data_received(self, data):
         if MODE == "close":
             self.transport.close()
         elif MODE == "corrupt":
             self.transport.write(bytes([data[0] ^ 0xFF]) + data[1:])
+        elif MODE == "batch":
+            self.held += data
+            if len(self.held) >= BATCH:
+                self.transport.write(bytes(self.held))
+                self.held.clear()
         else:
             self.transport.write(data)
 
 async def main():
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Echo, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    if len(sys.argv) > 2:
+        await loop.create_unix_server(Echo, sys.argv[2])
+        print(0, flush=True)
+    else:
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -135,6 +151,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 Server = tuple[int, int]
+BenchServer = tuple[int | str, int]
 
 
 @pytest.fixture
@@ -142,9 +159,9 @@ def echo_server() -> Iterator[Callable[[str], Server]]:
     """Starts the test's asyncio echo server; returns (port, pid)."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(mode: str = "echo") -> Server:
+    def start(mode: str = "echo", *unix_path: str) -> Server:
         proc = subprocess.Popen(
-            [sys.executable, "-c", ECHO_SERVER, mode],
+            [sys.executable, "-c", ECHO_SERVER, mode, *unix_path],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -159,23 +176,26 @@ def echo_server() -> Iterator[Callable[[str], Server]]:
         _stop(p)
 
 
-def _wait_for_port_file(path: Path, proc: subprocess.Popen[str]) -> int:
-    """Wait (bounded) for a server to write its port file; returns the port."""
+def _wait_for_port_file(path: Path, proc: subprocess.Popen[str]) -> int | str:
+    """Wait (bounded) for a server to write its port file; returns the port,
+    or the UNIX socket path the server wrote there instead."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if path.exists():
-            return int(path.read_text())
+            text = path.read_text().strip()
+            return int(text) if text.isdigit() else text
         assert proc.poll() is None, f"server exited with {proc.returncode}"
         time.sleep(0.05)
     raise AssertionError(f"no port file {path} after 20 s")
 
 
 @pytest.fixture
-def bench_server(tmp_path: Path) -> Iterator[Callable[[list[str]], Server]]:
-    """Starts one of benches/echo_servers with a port file; returns (port, pid)."""
+def bench_server(tmp_path: Path) -> Iterator[Callable[[list[str]], BenchServer]]:
+    """Starts one of benches/echo_servers with a port file; returns (port or
+    UNIX path, pid)."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(argv: list[str]) -> Server:
+    def start(argv: list[str]) -> BenchServer:
         port_file = tmp_path / f"port{len(procs)}"
         proc = subprocess.Popen(
             [*argv, str(port_file)],
@@ -200,12 +220,13 @@ def _run(
     )
 
 
-def _report(binary: Path, port: int, *args: str, expect_rc: int = 0) -> dict:
-    """Runs the generator with --json for 1 s and returns its parsed report."""
+def _report(binary: Path, port: int | str, *args: str, expect_rc: int = 0) -> dict:
+    """Runs the generator with --json for 1 s and returns its parsed report;
+    a str ``port`` is a UNIX socket path."""
+    target = ("--unix", port) if isinstance(port, str) else ("--port", str(port))
     proc = _run(
         binary,
-        "--port",
-        str(port),
+        *target,
         "--duration",
         "1",
         "--warmup",
@@ -221,7 +242,10 @@ def _report(binary: Path, port: int, *args: str, expect_rc: int = 0) -> dict:
     assert set(report["latency_us"]) == LATENCY_KEYS
     assert report["tool"] == "loadgen"
     assert report["host"] == "127.0.0.1"
-    assert report["port"] == port
+    if isinstance(port, str):
+        assert (report["port"], report["unix"]) == (0, port)
+    else:
+        assert (report["port"], report["unix"]) == (port, None)
     assert report["errors"] == (
         report["verify_errors"] + report["disconnects"] + report["connect_errors"]
     )
@@ -303,9 +327,48 @@ def test_stream_reports_throughput(loadgen, echo_server):
         r["bytes_received"] / 1e6 / r["elapsed_s"], rel=0.01
     )
     assert r["latency_us"]["count"] == 0
+    assert r["window"] == 1 << 20
     assert r["server_cpu_s"] is None
     assert r["requests_per_server_cpu_s"] is None
     assert r["mb_per_server_cpu_s"] is None
+
+
+def test_window_sets_how_much_a_stream_keeps_unechoed(loadgen, echo_server):
+    """A server that answers only once it holds 2 MiB stalls a stream under
+    the default 1 MiB window and is kept busy by a 4 MiB one."""
+    port, _ = echo_server("batch")
+    stalled = _report(
+        loadgen, port, "--mode", "stream", "--conns", "2", "--size", "64k"
+    )
+    assert stalled["window"] == 1 << 20
+    assert (stalled["bytes_received"], stalled["errors"]) == (0, 0)
+    deep = _report(
+        loadgen,
+        port,
+        "--mode",
+        "stream",
+        "--conns",
+        "2",
+        "--size",
+        "64k",
+        "--window",
+        "4m",
+    )
+    assert deep["window"] == 4 << 20
+    assert deep["errors"] == 0
+    assert deep["bytes_received"] >= 2 << 20
+
+
+@pytest.mark.parametrize("mode", ["pingpong", "stream", "churn"])
+def test_every_mode_runs_over_a_unix_socket(loadgen, echo_server, tmp_path, mode):
+    """--unix PATH replaces --port: the same traffic over a UNIX socket."""
+    path = str(tmp_path / "echo.sock")
+    echo_server("echo", path)
+    r = _report(loadgen, path, "--mode", mode, "--conns", "4", "--size", "4k")
+    _check_window(r)
+    assert r["errors"] == 0
+    assert r["bytes_received"] > 100_000
+    assert r["window"] == (1 << 20 if mode == "stream" else None)
 
 
 @pytest.mark.parametrize(
@@ -434,7 +497,8 @@ def test_usage_errors(loadgen):
     """Bad options exit with status 2 and say what was wrong."""
     cases = {
         ("--mode", "udp", "--port", "1"): "unknown mode",
-        ("--conns", "1"): "--port is required",
+        ("--conns", "1"): "one of --port and --unix is required",
+        ("--port", "1", "--window", "0"): "--window",
         ("--port", "1", "--size", "0"): "--size",
         ("--port", "1", "--duration", "0"): "--duration",
     }
@@ -444,7 +508,7 @@ def test_usage_errors(loadgen):
         assert text in proc.stderr, (argv, proc.stderr)
     helped = _run(loadgen, "--help")
     assert helped.returncode == 0
-    assert helped.stdout.startswith("usage: loadgen --port P")
+    assert helped.stdout.startswith("usage: loadgen (--port P | --unix PATH)")
 
 
 def test_pinning_to_a_core(loadgen, echo_server):
@@ -488,29 +552,38 @@ def _uvloop_available() -> bool:
     return True
 
 
-@pytest.mark.parametrize("server", ["asyncio", "uvloop", "twisted", "c"])
-def test_bench_echo_servers_echo_faithfully(loadgen, bench_server, tmp_path, server):
-    """Each comparison echo server passes a pingpong and a stream run cleanly."""
+def _bench_argv(server: str, tmp_path: Path, unix: str | None) -> list[str]:
+    """The command line of one benchmark echo server, listening on a free
+    port or on the UNIX path ``unix``, up to its port file argument."""
     if server == "c":
-        argv = _c_echo(tmp_path)
-    elif server == "twisted":
-        argv = [sys.executable, str(ECHO_DIR / "twisted_echo.py"), "0", "--port-file"]
-    else:
-        if server == "uvloop" and not _uvloop_available():
-            pytest.skip("uvloop is not installed")
-        argv = [
-            sys.executable,
-            str(ECHO_DIR / "asyncio_echo.py"),
-            "0",
-            "--loop",
-            server,
-            "--port-file",
-        ]
-    port, pid = bench_server(argv)
-    r = _report(loadgen, port, "--conns", "16", "--server-pid", str(pid))
+        c_echo = _c_echo(tmp_path)
+        return [c_echo[0], "--unix", unix] if unix else c_echo
+    if server == "uvloop" and not _uvloop_available():
+        pytest.skip("uvloop is not installed")
+    scripts = {"twisted": ECHO_DIR / "twisted_echo.py", "torsion": TORSION_ECHO}
+    script = scripts.get(server, ECHO_DIR / "asyncio_echo.py")
+    argv = [sys.executable, str(script), "0"]
+    if server in ("asyncio", "uvloop"):
+        argv += ["--loop", server]
+    if unix:
+        argv += ["--unix", unix]
+    return [*argv, "--port-file"]
+
+
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+@pytest.mark.parametrize("server", ["asyncio", "uvloop", "twisted", "c", "torsion"])
+def test_bench_echo_servers_echo_faithfully(
+    loadgen, bench_server, tmp_path, server, unix
+):
+    """Each comparison echo server passes a pingpong and a stream run
+    cleanly, over TCP and over a UNIX socket."""
+    path = str(tmp_path / "echo.sock") if unix else None
+    target, pid = bench_server(_bench_argv(server, tmp_path, path))
+    assert target == (path or target)
+    r = _report(loadgen, target, "--conns", "16", "--server-pid", str(pid))
     assert r["errors"] == 0
     assert r["requests"] > 100
     assert r["server_cpu_s"] > 0
-    s = _report(loadgen, port, "--mode", "stream", "--conns", "4", "--size", "64k")
+    s = _report(loadgen, target, "--mode", "stream", "--conns", "4", "--size", "64k")
     assert s["errors"] == 0
     assert s["bytes_received"] > 1_000_000

@@ -1,9 +1,11 @@
 """Echo server on asyncio (optionally uvloop) for loadgen comparisons.
 
 Usage: python asyncio_echo.py PORT [--host 127.0.0.1] [--loop asyncio|uvloop]
-       [--port-file PATH]
+       [--port-file PATH] [--unix SOCKET_PATH]
 
-Prints nothing; with PORT 0, ``--port-file`` receives the bound port.
+Prints nothing; with PORT 0, ``--port-file`` receives the bound port. With
+``--unix`` it listens on that UNIX stream socket instead (PORT is ignored)
+and the port file receives the socket's path.
 """
 
 from __future__ import annotations
@@ -28,20 +30,26 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
-def write_port_file(path: str, port: int) -> None:
-    """Write the port atomically so a reader never sees a partial file."""
+def write_port_file(path: str, where: object) -> None:
+    """Write the port (or path) atomically so a reader never sees a partial
+    file."""
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        f.write(f"{port}\n")
+        f.write(f"{where}\n")
     os.replace(tmp, path)
 
 
-async def serve(host: str, port: int, port_file: str | None) -> None:
+async def serve(a: argparse.Namespace) -> None:
     """Listen and serve until SIGINT or SIGTERM."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Echo, host, port, backlog=1024)
-    if port_file:
-        write_port_file(port_file, server.sockets[0].getsockname()[1])
+    if a.unix:
+        server = await loop.create_unix_server(Echo, a.unix, backlog=1024)
+        where: object = a.unix
+    else:
+        server = await loop.create_server(Echo, a.host, a.port, backlog=1024)
+        where = server.sockets[0].getsockname()[1]
+    if a.port_file:
+        write_port_file(a.port_file, where)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -56,18 +64,19 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--loop", choices=["asyncio", "uvloop", "rloop"], default="asyncio")
     p.add_argument("--port-file")
+    p.add_argument("--unix", metavar="SOCKET_PATH")
     a = p.parse_args()
     if a.loop == "uvloop":
         import uvloop
 
-        uvloop.run(serve(a.host, a.port, a.port_file))
+        uvloop.run(serve(a))
     elif a.loop == "rloop":
         import rloop
 
         with asyncio.Runner(loop_factory=rloop.new_event_loop) as runner:
-            runner.run(serve(a.host, a.port, a.port_file))
+            runner.run(serve(a))
     else:
-        asyncio.run(serve(a.host, a.port, a.port_file))
+        asyncio.run(serve(a))
 
 
 if __name__ == "__main__":

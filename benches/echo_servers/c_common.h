@@ -1,6 +1,7 @@
 /*
  * What the C baselines share: signal set-up, the listening socket and the
- * port file (written whole, through a rename, for the benchmark runner).
+ * port file (written whole, through a rename, for the
+ * benchmark runner).
  */
 #ifndef C_COMMON_H
 #define C_COMMON_H
@@ -42,17 +43,25 @@ static int listen_on(struct sockaddr_in *sa, const char *name) {
     return lfd;
 }
 
-/* Writes `port` to `path` (via path.tmp and a rename); 0 or -1. */
-static int write_port_file(const char *path, unsigned port, const char *name) {
+/* Writes `text` and a newline to `path` (via path.tmp and a rename), so a
+   reader sees all of it or nothing; 0 or -1. */
+static int write_text_file(const char *path, const char *text, const char *name) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+    if (f == NULL || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "%s: ", name);
         perror("port file");
         return -1;
     }
     return 0;
+}
+
+/* Writes `port` to `path` as write_text_file does. */
+static int write_port_file(const char *path, unsigned port, const char *name) {
+    char text[16];
+    snprintf(text, sizeof text, "%u", port);
+    return write_text_file(path, text, name);
 }
 
 #endif

@@ -2,12 +2,14 @@
  * Echo server on epoll, the C baseline for loadgen comparisons.
  *
  * usage: c_echo PORT [HOST] [PORT_FILE]
+ *        c_echo --unix SOCKET_PATH [PORT_FILE]
  *
  * Single thread, level-triggered epoll, non-blocking sockets. Each read is
  * written straight back; whatever the socket does not take is kept in a
  * per-connection buffer and the connection stops reading until that buffer
  * is flushed, so memory per connection is bounded by BUF_SIZE. Prints
- * nothing; with PORT 0 the bound port goes to PORT_FILE.
+ * nothing; with PORT 0 the bound port goes to PORT_FILE (with --unix, the
+ * socket's path). Over a UNIX socket the TCP_NODELAY call fails, harmlessly.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "c_common.h"
@@ -127,24 +130,69 @@ static void on_accept(int ep, int lfd) {
     }
 }
 
-int main(int argc, char **argv) {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: %s PORT [HOST] [PORT_FILE]\n", argv[0]);
-        return 2;
+/* A non-blocking listening UNIX stream socket at `path`; -1 after printing
+   why. */
+static int listen_unix(const char *path, const char *name) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "%s: UNIX socket path too long: %s\n", name, path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1024) < 0) {
+        fprintf(stderr, "%s: ", name);
+        perror("listen");
+        return -1;
+    }
+    return lfd;
+}
+
+/* A listening socket as the command line asks: TCP (HOST, PORT) or
+   --unix SOCKET_PATH; -1 after printing why, -2 on a usage error. */
+static int listen_as_asked(int argc, char **argv) {
+    const char *port_file = NULL;
+    int lfd;
+    if (strcmp(argv[1], "--unix") == 0) {
+        if (argc < 3 || argc > 4) {
+            return -2;
+        }
+        port_file = argc > 3 ? argv[3] : NULL;
+        lfd = listen_unix(argv[2], "c_echo");
+        if (lfd >= 0 && port_file != NULL && write_text_file(port_file, argv[2], "c_echo") < 0) {
+            return -1;
+        }
+        return lfd;
     }
     const char *host = argc > 2 ? argv[2] : "127.0.0.1";
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         fprintf(stderr, "c_echo: bad IPv4 host %s\n", host);
-        return 2;
+        return -2;
+    }
+    lfd = listen_on(&sa, "c_echo");
+    if (lfd >= 0 && argc > 3 && write_port_file(argv[3], ntohs(sa.sin_port), "c_echo") < 0) {
+        return -1;
+    }
+    return lfd;
+}
+
+static int usage(const char *prog) {
+    fprintf(stderr, "usage: %s PORT [HOST] [PORT_FILE] | --unix SOCKET_PATH [PORT_FILE]\n", prog);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || argc > 4) {
+        return usage(argv[0]);
     }
     install_signals();
 
-    int lfd = listen_on(&sa, "c_echo");
-    if (lfd < 0) {
-        return 1;
+    int lfd = listen_as_asked(argc, argv);
+    if (lfd == -2) {
+        return usage(argv[0]);
     }
-    if (argc > 3 && write_port_file(argv[3], ntohs(sa.sin_port), "c_echo") < 0) {
+    if (lfd < 0) {
         return 1;
     }
 

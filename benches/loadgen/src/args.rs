@@ -6,12 +6,16 @@
 //! the `Config` it receives.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Largest accepted number of connections (or churn workers).
 pub const MAX_CONNS: usize = 100_000;
 /// Largest accepted message size: 64 MiB.
 pub const MAX_SIZE: usize = 64 << 20;
+/// Least number of unechoed bytes a stream connection may have in flight,
+/// unless `--window` says otherwise.
+pub const STREAM_WINDOW_MIN: usize = 1 << 20;
 /// Longest accepted measured window or warmup, in seconds.
 pub const MAX_SECONDS: f64 = 3600.0;
 
@@ -58,10 +62,15 @@ pub struct Config {
     pub host: IpAddr,
     /// Target port.
     pub port: u16,
+    /// A UNIX stream socket to connect to instead of `host` and `port`.
+    pub unix: Option<PathBuf>,
     /// Connections held open (pingpong, stream, proxy) or churn workers.
     pub conns: usize,
     /// Message or chunk size in bytes.
     pub size: usize,
+    /// Stream mode: most unechoed bytes per connection; `None` is
+    /// max(1 MiB, 4 chunks).
+    pub window: Option<usize>,
     /// Length of the measured window.
     pub duration: Duration,
     /// Traffic sent before the measured window starts; not counted.
@@ -78,13 +87,23 @@ pub struct Config {
     pub connect_timeout: Duration,
 }
 
+impl Config {
+    /// Stream mode's limit of unechoed bytes per connection.
+    pub fn stream_window(&self) -> usize {
+        self.window
+            .unwrap_or_else(|| STREAM_WINDOW_MIN.max(4 * self.size))
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
+            unix: None,
             conns: 50,
             size: 1024,
+            window: None,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(1),
             mode: Mode::PingPong,
@@ -107,13 +126,16 @@ pub enum Parsed {
 
 /// Usage text printed for `--help` and after a usage error.
 pub const USAGE: &str = "\
-usage: loadgen --port P [options]
+usage: loadgen (--port P | --unix PATH) [options]
 
   --host H              target address, loopback only (default 127.0.0.1)
-  --port P              target port (required)
+  --port P              target port
+  --unix PATH           connect to this UNIX stream socket instead of TCP
   --mode M              pingpong | stream | churn | proxy (default pingpong)
   --conns N             connections, or churn workers (default 50)
   --size S              bytes per message or chunk; k/m suffixes (default 1024)
+  --window W            stream mode: most unechoed bytes per connection;
+                        k/m suffixes (default max(1m, 4 chunks))
   --duration T          measured seconds; s/ms suffixes (default 10)
   --warmup W            unmeasured seconds before the window (default 1)
   --cpu K               pin the generator to core K
@@ -170,7 +192,9 @@ where
             "--conns" => {
                 cfg.conns = parse_count(&value()?, "--conns", 1, MAX_CONNS as u64)? as usize;
             }
-            "--size" => cfg.size = parse_size(&value()?)?,
+            "--unix" => cfg.unix = Some(PathBuf::from(value()?)),
+            "--size" => cfg.size = parse_size(&value()?, "--size")?,
+            "--window" => cfg.window = Some(parse_size(&value()?, "--window")?),
             "--duration" => cfg.duration = parse_seconds(&value()?, "--duration", false)?,
             "--warmup" => cfg.warmup = parse_seconds(&value()?, "--warmup", true)?,
             "--connect-timeout" => {
@@ -184,8 +208,8 @@ where
             _ => return Err(format!("unknown option {arg:?}")),
         }
     }
-    if !port_given {
-        return Err("--port is required".into());
+    if port_given == cfg.unix.is_some() {
+        return Err("one of --port and --unix is required".into());
     }
     Ok(Parsed::Run(cfg))
 }
@@ -222,8 +246,9 @@ fn parse_count(text: &str, what: &str, min: u64, max: u64) -> Result<u64, String
     Ok(n)
 }
 
-/// Parses a byte count with an optional binary suffix: `512`, `1k`, `4KiB`, `1m`.
-fn parse_size(text: &str) -> Result<usize, String> {
+/// Parses the byte count given to option `what`, with an optional binary
+/// suffix: `512`, `1k`, `4KiB`, `1m`.
+fn parse_size(text: &str, what: &str) -> Result<usize, String> {
     let lower = text.to_ascii_lowercase();
     let (digits, scale) = if let Some(d) = lower
         .strip_suffix("kib")
@@ -238,11 +263,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
     } else {
         (lower.as_str(), 1)
     };
-    let n = parse_count(digits, "--size", 1, MAX_SIZE as u64)
-        .map_err(|_| format!("--size {text:?} must be 1 byte to 64 MiB (suffixes k, m)"))?;
+    let n = parse_count(digits, what, 1, MAX_SIZE as u64)
+        .map_err(|_| format!("{what} {text:?} must be 1 byte to 64 MiB (suffixes k, m)"))?;
     let bytes = n * scale;
     if bytes > MAX_SIZE as u64 {
-        return Err(format!("--size {text:?} is larger than 64 MiB"));
+        return Err(format!("{what} {text:?} is larger than 64 MiB"));
     }
     Ok(bytes as usize)
 }
@@ -309,6 +334,8 @@ mod tests {
             "--conns",
             "7",
             "--size=4k",
+            "--window",
+            "2m",
             "--duration",
             "2.5",
             "--warmup",
@@ -327,8 +354,10 @@ mod tests {
             Config {
                 host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
                 port: 9,
+                unix: None,
                 conns: 7,
                 size: 4096,
+                window: Some(2 << 20),
                 duration: Duration::from_millis(2500),
                 warmup: Duration::from_millis(250),
                 mode: Mode::Churn,
@@ -337,6 +366,24 @@ mod tests {
                 json: true,
                 connect_timeout: Duration::from_secs(3),
             }
+        );
+    }
+
+    #[test]
+    fn a_unix_path_replaces_the_port() {
+        let cfg = run(&["--unix", "/tmp/echo.sock", "--mode", "stream"]).unwrap();
+        assert_eq!(cfg.unix, Some(PathBuf::from("/tmp/echo.sock")));
+        assert_eq!((cfg.port, cfg.window), (0, None));
+    }
+
+    #[test]
+    fn the_stream_window_defaults_to_four_chunks_or_more() {
+        let cfg = |args: &[&str]| run(&[&["--port", "1"], args].concat()).unwrap();
+        assert_eq!(cfg(&[]).stream_window(), STREAM_WINDOW_MIN);
+        assert_eq!(cfg(&["--size", "1m"]).stream_window(), 4 << 20);
+        assert_eq!(
+            cfg(&["--size", "1m", "--window", "3k"]).stream_window(),
+            3072
         );
     }
 
@@ -353,15 +400,16 @@ mod tests {
 
     #[test]
     fn sizes_accept_binary_suffixes() {
-        assert_eq!(parse_size("1").unwrap(), 1);
-        assert_eq!(parse_size("1k").unwrap(), 1024);
-        assert_eq!(parse_size("16KiB").unwrap(), 16384);
-        assert_eq!(parse_size("2M").unwrap(), 2 << 20);
-        assert_eq!(parse_size("64m").unwrap(), MAX_SIZE);
-        assert!(parse_size("65m").is_err());
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("-1").is_err());
-        assert!(parse_size("k").is_err());
+        let size = |text| parse_size(text, "--size");
+        assert_eq!(size("1").unwrap(), 1);
+        assert_eq!(size("1k").unwrap(), 1024);
+        assert_eq!(size("16KiB").unwrap(), 16384);
+        assert_eq!(size("2M").unwrap(), 2 << 20);
+        assert_eq!(size("64m").unwrap(), MAX_SIZE);
+        assert!(size("65m").is_err());
+        assert!(size("0").is_err());
+        assert!(size("-1").is_err());
+        assert!(size("k").is_err());
     }
 
     #[test]
@@ -418,28 +466,30 @@ mod tests {
 
     #[test]
     fn usage_errors_are_reported() {
-        assert_eq!(run(&[]).unwrap_err(), "--port is required");
-        assert_eq!(run(&["--port"]).unwrap_err(), "--port needs a value");
-        assert_eq!(
-            run(&["--port", "0"]).unwrap_err(),
-            "--port 0 is out of range 1..=65535"
-        );
-        assert_eq!(
-            run(&["--port", "1", "--conns", "0"]).unwrap_err(),
-            "--conns 0 is out of range 1..=100000"
-        );
-        assert_eq!(
-            run(&["--port", "1", "--cpu", "1024"]).unwrap_err(),
-            "--cpu 1024 is out of range 0..=1023"
-        );
-        assert_eq!(
-            run(&["--port", "1", "--bogus"]).unwrap_err(),
-            "unknown option \"--bogus\""
-        );
-        assert_eq!(
-            run(&["--port", "1", "--json=yes"]).unwrap_err(),
-            "--json takes no value"
-        );
+        let one_target = "one of --port and --unix is required";
+        let cases: [(&[&str], &str); 9] = [
+            (&[], one_target),
+            (&["--port", "1", "--unix", "/tmp/s"], one_target),
+            (
+                &["--port", "1", "--window", "0"],
+                "--window \"0\" must be 1 byte to 64 MiB (suffixes k, m)",
+            ),
+            (&["--port"], "--port needs a value"),
+            (&["--port", "0"], "--port 0 is out of range 1..=65535"),
+            (
+                &["--port", "1", "--conns", "0"],
+                "--conns 0 is out of range 1..=100000",
+            ),
+            (
+                &["--port", "1", "--cpu", "1024"],
+                "--cpu 1024 is out of range 0..=1023",
+            ),
+            (&["--port", "1", "--bogus"], "unknown option \"--bogus\""),
+            (&["--port", "1", "--json=yes"], "--json takes no value"),
+        ];
+        for (args, message) in cases {
+            assert_eq!(run(args).unwrap_err(), message, "{args:?}");
+        }
         assert!(run(&["--port", "1", "--host", "10.1.2.3"])
             .unwrap_err()
             .starts_with("refusing host 10.1.2.3"));

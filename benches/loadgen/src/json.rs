@@ -77,24 +77,35 @@ impl JsonObject {
         self
     }
 
-    /// Adds a number, or null for `None`.
-    pub fn opt_float(&mut self, key: &str, value: Option<f64>) -> &mut Self {
-        if let Some(v) = value {
-            return self.float(key, v);
-        }
+    /// Adds a null member.
+    fn null(&mut self, key: &str) -> &mut Self {
         self.key(key);
         self.buf.push_str("null");
         self
     }
 
+    /// Adds a number, or null for `None`.
+    pub fn opt_float(&mut self, key: &str, value: Option<f64>) -> &mut Self {
+        match value {
+            Some(v) => self.float(key, v),
+            None => self.null(key),
+        }
+    }
+
     /// Adds an integer, or null for `None`.
     pub fn opt_uint(&mut self, key: &str, value: Option<u64>) -> &mut Self {
-        if let Some(v) = value {
-            return self.uint(key, v);
+        match value {
+            Some(v) => self.uint(key, v),
+            None => self.null(key),
         }
-        self.key(key);
-        self.buf.push_str("null");
-        self
+    }
+
+    /// Adds a string, or null for `None`.
+    pub fn opt_string(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.string(key, v),
+            None => self.null(key),
+        }
     }
 
     /// Adds a nested object.

@@ -4,6 +4,7 @@
 mod args;
 mod hist;
 mod json;
+mod net;
 mod pattern;
 mod run;
 mod sys;
@@ -53,8 +54,16 @@ fn to_json(cfg: &Config, r: &Report) -> String {
         .string("mode", cfg.mode.name())
         .string("host", &cfg.host.to_string())
         .uint("port", u64::from(cfg.port))
+        .opt_string(
+            "unix",
+            cfg.unix.as_ref().map(|p| p.to_string_lossy()).as_deref(),
+        )
         .uint("conns", cfg.conns as u64)
         .uint("size", cfg.size as u64)
+        .opt_uint(
+            "window",
+            (cfg.mode == Mode::Stream).then(|| cfg.stream_window() as u64),
+        )
         .float("duration_s", cfg.duration.as_secs_f64())
         .float("warmup_s", cfg.warmup.as_secs_f64())
         .float("elapsed_s", r.elapsed)
@@ -88,12 +97,14 @@ fn to_text(cfg: &Config, r: &Report) -> String {
     let c = &r.counters;
     let h = &r.latency;
     let mut out = String::new();
+    let target = match &cfg.unix {
+        Some(path) => format!("unix:{}", path.display()),
+        None => format!("{}:{}", cfg.host, cfg.port),
+    };
     let _ = writeln!(
         out,
-        "loadgen {} {}:{} conns={} size={} window={:.2}s (warmup {:.2}s)",
+        "loadgen {} {target} conns={} size={} window={:.2}s (warmup {:.2}s)",
         cfg.mode.name(),
-        cfg.host,
-        cfg.port,
         cfg.conns,
         cfg.size,
         r.elapsed,

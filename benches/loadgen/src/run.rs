@@ -1,5 +1,6 @@
-//! The single-threaded engine: one mio `Poll`, non-blocking sockets with
-//! `TCP_NODELAY`, buffers allocated once before the first byte is sent.
+//! The single-threaded engine: one mio `Poll`, non-blocking sockets (TCP
+//! with `TCP_NODELAY`, or UNIX), buffers allocated once before the first
+//! byte is sent.
 //!
 //! Readiness is edge-triggered, so a connection is read until `WouldBlock`,
 //! until its per-turn budget runs out (it is then served again on the next
@@ -12,22 +13,20 @@
 //! window opens, error counters cover the whole run.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream as StdStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::args::{Config, Mode};
 use crate::hist::Histogram;
+use crate::net::{Sock, Target};
 use crate::pattern::{Pattern, PERIOD};
 use crate::sys;
 
 /// Bytes taken from the kernel per `read` call.
 const READ_BUF: usize = 64 * 1024;
-/// Least number of unechoed bytes a stream connection may have in flight.
-const STREAM_WINDOW_MIN: u64 = 1 << 20;
 /// Low token bits that hold the slot; the rest hold a churn generation.
 const SLOT_BITS: u32 = 20;
 const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
@@ -123,7 +122,7 @@ enum Wrote {
 /// Writes pattern bytes from `*sent` up to `limit`, in pieces that never
 /// cross a multiple of `chunk`, at most `WRITE_BUDGET` calls.
 fn write_until(
-    stream: &mut TcpStream,
+    stream: &mut Sock,
     pat: &Pattern,
     base: u64,
     sent: &mut u64,
@@ -157,7 +156,7 @@ fn write_until(
 /// `on_data` is told the new received total and returns whether to keep
 /// reading.
 fn read_all(
-    stream: &mut TcpStream,
+    stream: &mut Sock,
     base: u64,
     sent: u64,
     recvd: &mut u64,
@@ -240,7 +239,7 @@ trait Driver {
 
 /// One long-lived connection of the pingpong, stream and proxy modes.
 struct Conn {
-    stream: TcpStream,
+    stream: Sock,
     base: u64,
     sent: u64,
     recvd: u64,
@@ -261,31 +260,28 @@ struct Held {
 impl Held {
     /// Opens `cfg.conns` connections within `cfg.connect_timeout` and sends
     /// the first bytes on each.
-    fn connect(cfg: &Config, addr: SocketAddr, poll: &Poll, ctx: &mut Ctx) -> Result<Self, String> {
+    fn connect(cfg: &Config, target: &Target, poll: &Poll, ctx: &mut Ctx) -> Result<Self, String> {
         let deadline = Instant::now() + cfg.connect_timeout;
         let stream_mode = cfg.mode == Mode::Stream;
         let mut held = Held {
             conns: Vec::with_capacity(cfg.conns),
             again: Vec::new(),
             stream_mode,
-            window: STREAM_WINDOW_MIN.max(4 * ctx.size),
+            window: cfg.stream_window() as u64,
             open: 0,
         };
         for i in 0..cfg.conns {
             let left = deadline.saturating_duration_since(Instant::now());
             let fail = |e: &dyn std::fmt::Display| {
                 format!(
-                    "cannot connect to {addr}: {e} (opened {i} of {} connections)",
+                    "cannot connect to {target}: {e} (opened {i} of {} connections)",
                     cfg.conns
                 )
             };
             if left.is_zero() {
                 return Err(fail(&"connect timeout"));
             }
-            let std = StdStream::connect_timeout(&addr, left).map_err(|e| fail(&e))?;
-            std.set_nodelay(true).map_err(|e| fail(&e))?;
-            std.set_nonblocking(true).map_err(|e| fail(&e))?;
-            let mut stream = TcpStream::from_std(std);
+            let mut stream = target.connect_within(left).map_err(|e| fail(&e))?;
             poll.registry()
                 .register(
                     &mut stream,
@@ -451,7 +447,7 @@ impl Driver for Held {
 
 /// A churn worker: one short-lived connection at a time.
 struct Worker {
-    stream: Option<TcpStream>,
+    stream: Option<Sock>,
     generation: usize,
     connected: bool,
     base: u64,
@@ -463,7 +459,7 @@ struct Worker {
 /// Churn: each worker connects, echoes one message and closes, in a loop.
 struct Churn {
     workers: Vec<Worker>,
-    addr: SocketAddr,
+    target: Target,
     retry: Vec<usize>,
     retry_at: Instant,
     again: Vec<(usize, usize)>,
@@ -471,7 +467,7 @@ struct Churn {
 }
 
 impl Churn {
-    fn new(cfg: &Config, addr: SocketAddr, poll: &Poll, ctx: &mut Ctx) -> Self {
+    fn new(cfg: &Config, target: Target, poll: &Poll, ctx: &mut Ctx) -> Self {
         let now = Instant::now();
         let mut churn = Churn {
             workers: (0..cfg.conns)
@@ -485,7 +481,7 @@ impl Churn {
                     started: now,
                 })
                 .collect(),
-            addr,
+            target,
             retry: Vec::new(),
             retry_at: now,
             again: Vec::new(),
@@ -508,7 +504,7 @@ impl Churn {
         self.next_base = (self.next_base + 61) % PERIOD;
         w.started = Instant::now();
         let token = Token((w.generation << SLOT_BITS) | i);
-        let stream = TcpStream::connect(self.addr).and_then(|mut s| {
+        let stream = self.target.connect().and_then(|mut s| {
             poll.registry()
                 .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
             Ok(s)
@@ -547,21 +543,12 @@ impl Churn {
                 Ok(None) => {}
                 Ok(Some(_)) | Err(_) => return Step::ConnectFailed,
             }
-            match stream.peer_addr() {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::NotConnected => {
-                    return if ready.trouble {
-                        Step::ConnectFailed
-                    } else {
-                        Step::Wait
-                    };
-                }
-                Err(_) => return Step::ConnectFailed,
+            match stream.connected() {
+                Ok(true) => {}
+                Ok(false) if !ready.trouble => return Step::Wait,
+                Ok(false) | Err(_) => return Step::ConnectFailed,
             }
             w.connected = true;
-            if stream.set_nodelay(true).is_err() {
-                return Step::ConnectFailed;
-            }
         }
         let Ok(wrote) = write_until(
             stream,
@@ -663,7 +650,10 @@ impl Driver for Churn {
 
 /// Runs `cfg` against its target and returns what was measured.
 pub fn run(cfg: &Config) -> Result<Report, String> {
-    let addr = SocketAddr::new(cfg.host, cfg.port);
+    let target = match &cfg.unix {
+        Some(path) => Target::Unix(path.clone()),
+        None => Target::Tcp(SocketAddr::new(cfg.host, cfg.port)),
+    };
     let mut poll = Poll::new().map_err(|e| format!("cannot create poll: {e}"))?;
     let span = READ_BUF.max(cfg.size);
     let mut ctx = Ctx {
@@ -675,12 +665,13 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     };
     debug_assert!(ctx.pat.span() >= cfg.size);
     if cfg.mode == Mode::Churn {
-        StdStream::connect_timeout(&addr, cfg.connect_timeout)
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let mut churn = Churn::new(cfg, addr, &poll, &mut ctx);
+        target
+            .connect_within(cfg.connect_timeout)
+            .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+        let mut churn = Churn::new(cfg, target, &poll, &mut ctx);
         drive(cfg, &mut poll, &mut churn, ctx)
     } else {
-        let mut held = Held::connect(cfg, addr, &poll, &mut ctx)?;
+        let mut held = Held::connect(cfg, &target, &poll, &mut ctx)?;
         drive(cfg, &mut poll, &mut held, ctx)
     }
 }
