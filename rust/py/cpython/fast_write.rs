@@ -13,6 +13,11 @@
 //! Calls with one positional argument go straight to `write_data`; any
 //! other call is handed to PyO3's method, so that keyword use and the
 //! errors for bad arguments stay exactly as they were.
+//!
+//! CPython: only public C API (`PyDescr_NewMethod`, METH_FASTCALL |
+//! METH_KEYWORDS); the speed-up relies on 3.11+'s call specialisation.
+//! Checked against CPython 3.10 to 3.13; on others the method still
+//! works, at worst without the speed-up.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

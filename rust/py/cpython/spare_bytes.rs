@@ -15,6 +15,11 @@
 //! An object's capacity is taken to be the length it came back with (its
 //! allocation is at least that), so a refill never writes past what the
 //! object was allocated with.
+//!
+//! CPython layout: a refill writes `ob_size`, `ob_shash` and the contents
+//! of a `PyBytesObject` directly. Checked against CPython 3.10 to 3.13;
+//! on any other version nothing is kept (`give_back` drops, `take` finds
+//! nothing) and reads allocate as CPython does.
 
 use std::ptr::NonNull;
 
@@ -39,6 +44,16 @@ struct Spare {
 
 static SPARES: GilCell<Vec<Spare>> = GilCell::new(Vec::new());
 
+/// Whether the running CPython's bytes layout is one this was checked
+/// against.
+fn layout_known(py: Python<'_>) -> bool {
+    static KNOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWN.get_or_init(|| {
+        let v = py.version_info();
+        (v.major, v.minor) >= (3, 10) && (v.major, v.minor) <= (3, 13)
+    })
+}
+
 /// A bytes object holding a copy of `data`, a kept one if one fits.
 pub fn bytes_from<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     match take(py, data.len()) {
@@ -58,7 +73,7 @@ pub fn bytes_from<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
 /// caller must fill, if a kept one fits `len` with no more than a quarter
 /// of its capacity unused.
 pub fn take(py: Python<'_>, len: usize) -> Option<Bound<'_, PyBytes>> {
-    if !(MIN_LEN..=MAX_LEN).contains(&len) {
+    if !(MIN_LEN..=MAX_LEN).contains(&len) || !layout_known(py) {
         return None;
     }
     let spare = SPARES.with(py, |spares| {
@@ -96,7 +111,7 @@ pub fn give_back(obj: Bound<'_, PyBytes>) {
             ffi::Py_REFCNT(obj.as_ptr()),
         )
     };
-    if refcnt != 1 || !exact || !(MIN_LEN..=MAX_LEN).contains(&len) {
+    if refcnt != 1 || !exact || !(MIN_LEN..=MAX_LEN).contains(&len) || !layout_known(py) {
         return;
     }
     let evicted = SPARES.with(py, |spares| {
