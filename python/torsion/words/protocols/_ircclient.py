@@ -33,7 +33,13 @@ from torsion.words.protocols._ircmessage import (
     split,
 )
 from torsion.words.protocols._ircnumerics import numeric_to_symbolic
-from torsion.words.protocols._ircquote import X_DELIM, ctcpExtract, lowDequote, lowQuote
+from torsion.words.protocols._ircquote import (
+    M_QUOTE,
+    X_DELIM,
+    ctcpExtract,
+    lowDequote,
+    lowQuote,
+)
 from torsion.words.protocols._ircsupport import ServerSupportedFeatures
 
 
@@ -135,14 +141,51 @@ class IRCClient(_CTCPClientMixin, basic.LineReceiver):
 
     def lineReceived(self, line: Any) -> None:
         """Decode, dequote and parse one line, then dispatch it; a line
-        ``parsemsg`` rejects goes to ``badMessage``."""
+        ``parsemsg`` rejects goes to ``badMessage``.
+
+        ``parsemsg`` and ``handleCommand`` are inlined for the common case
+        (a busy channel is mostly this method); a line with no command is
+        handed to ``parsemsg`` itself so that it fails exactly as there,
+        and an overridden ``handleCommand`` is called as usual.
+        """
         if isinstance(line, bytes):
             line = line.decode("utf-8")
-        line = lowDequote(line)
+        if M_QUOTE in line:
+            line = lowDequote(line)
         try:
-            prefix, command, params = parsemsg(line)
+            if line[:1] == ":":
+                space = line.find(" ")
+                if space < 0:
+                    parsemsg(line)
+                prefix = line[1:space]
+                rest = line[space + 1 :]
+            else:
+                prefix = ""
+                rest = line
+            cut = rest.find(" :")
+            if cut < 0:
+                params = rest.split()
+            else:
+                params = rest[:cut].split()
+                params.append(rest[cut + 2 :])
+            if not params:
+                parsemsg(line)
+            command = params[0]
+            del params[0]
             command = numeric_to_symbolic.get(command, command)
-            self.handleCommand(command, prefix, params)
+            if type(self).handleCommand is not _handleCommand or (
+                "handleCommand" in self.__dict__
+            ):
+                self.handleCommand(command, prefix, params)
+                return
+            handler = getattr(self, "irc_" + command, None)
+            try:
+                if handler is None:
+                    self.irc_unknown(prefix, command, params)
+                else:
+                    handler(prefix, params)
+            except BaseException:
+                log.deferr()
         except IRCBadMessage:
             self.badMessage(line, *sys.exc_info())
 
@@ -672,3 +715,6 @@ class IRCClient(_CTCPClientMixin, basic.LineReceiver):
     def quirkyMessage(self, s: str) -> None:
         """Log a message that is odd but understood."""
         log.msg(s + "\n")
+
+
+_handleCommand = IRCClient.handleCommand
