@@ -54,6 +54,11 @@ def dccParseAddress(address: str) -> str:
         number = int(address)
     except ValueError:
         raise IRCBadMessage(f"Indecipherable address {address!r}") from None
+    return _dottedQuad(number)
+
+
+def _dottedQuad(number: int) -> str:
+    """The low 32 bits of ``number`` as a dotted-quad IPv4 address."""
     octets = [(number >> shift) & 0xFF for shift in (24, 16, 8, 0)]
     return ".".join(map(str, octets))
 

@@ -15,6 +15,14 @@ from __future__ import annotations
 from torsion.words.protocols._ircbase import IRC
 from torsion.words.protocols._ircclient import IRCClient
 from torsion.words.protocols._ircctcpclient import dccParseAddress
+from torsion.words.protocols._ircdccchat import DccChat, DccChatFactory, dccDescribe
+from torsion.words.protocols._ircdccfile import (
+    DccFileReceive,
+    DccFileReceiveBasic,
+    DccSendFactory,
+    DccSendProtocol,
+    fileSize,
+)
 from torsion.words.protocols._ircformat import (
     _BOLD,
     _COLOR,
@@ -77,6 +85,12 @@ from torsion.words.protocols._ircsupport import ServerSupportedFeatures
 __all__ = [
     "CHANNEL_PREFIXES",
     "CR",
+    "DccChat",
+    "DccChatFactory",
+    "DccFileReceive",
+    "DccFileReceiveBasic",
+    "DccSendFactory",
+    "DccSendProtocol",
     "IRC",
     "LF",
     "MAX_COMMAND_LENGTH",
@@ -111,7 +125,9 @@ __all__ = [
     "ctcpExtract",
     "ctcpQuote",
     "ctcpStringify",
+    "dccDescribe",
     "dccParseAddress",
+    "fileSize",
     "lowDequote",
     "lowQuote",
     "mDequoteTable",
