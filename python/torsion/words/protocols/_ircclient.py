@@ -9,12 +9,11 @@ names, and the line is dispatched to ``irc_<COMMAND>`` (``irc_unknown``
 otherwise).  An exception raised while handling a line is logged and the
 connection goes on; a line that cannot be decoded ends it, as in Twisted.
 Outgoing lines are low-level quoted, UTF-8 encoded and end in CRLF;
-``lineRate`` spaces them out.
+``lineRate`` spaces them out.  Receiving is in ``_irclines``.
 """
 
 from __future__ import annotations
 
-import sys
 import traceback
 from typing import Any
 
@@ -22,22 +21,18 @@ from torsion.internet import task
 from torsion.protocols import basic
 from torsion.python import log
 from torsion.words.protocols._ircctcpclient import _CTCPClientMixin
+from torsion.words.protocols._irclines import _IRCLineReceiver
 from torsion.words.protocols._ircmessage import (
     CHANNEL_PREFIXES,
     MAX_COMMAND_LENGTH,
-    IRCBadMessage,
     IRCBadModes,
     IRCPasswordMismatch,
     parseModes,
-    parsemsg,
     split,
 )
-from torsion.words.protocols._ircnumerics import numeric_to_symbolic
 from torsion.words.protocols._ircquote import (
-    M_QUOTE,
     X_DELIM,
     ctcpExtract,
-    lowDequote,
     lowQuote,
 )
 from torsion.words.protocols._ircsupport import ServerSupportedFeatures
@@ -57,7 +52,7 @@ def _channel(name: str) -> str:
     return name if name[0] in CHANNEL_PREFIXES else "#" + name
 
 
-class IRCClient(_CTCPClientMixin, basic.LineReceiver):
+class IRCClient(_CTCPClientMixin, _IRCLineReceiver):
     """An IRC client: registration, commands, callbacks and CTCP.
 
     Registration sends ``PASS`` (when ``password`` is set), ``NICK`` and
@@ -85,7 +80,6 @@ class IRCClient(_CTCPClientMixin, basic.LineReceiver):
     lineRate: float | None = None
     _queue: list[Any] | None = None
     _queueEmptying: Any = None
-    delimiter = b"\n"
     _registered = False
     _attemptedNick = ""
     erroneousNickFallback = "defaultnick"
@@ -132,74 +126,6 @@ class IRCClient(_CTCPClientMixin, basic.LineReceiver):
         """Stop the heartbeat."""
         basic.LineReceiver.connectionLost(self, reason)
         self.stopHeartbeat()
-
-    def dataReceived(self, data: Any) -> Any:
-        """Remove every CR from ``data`` and cut it into lines at LF."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        return basic.LineReceiver.dataReceived(self, data.replace(b"\r", b""))
-
-    def lineReceived(self, line: Any) -> None:
-        """Decode, dequote and parse one line, then dispatch it; a line
-        ``parsemsg`` rejects goes to ``badMessage``.
-
-        ``parsemsg`` and ``handleCommand`` are inlined for the common case
-        (a busy channel is mostly this method); a line with no command is
-        handed to ``parsemsg`` itself so that it fails exactly as there,
-        and an overridden ``handleCommand`` is called as usual.
-        """
-        if isinstance(line, bytes):
-            line = line.decode("utf-8")
-        if M_QUOTE in line:
-            line = lowDequote(line)
-        try:
-            if line[:1] == ":":
-                space = line.find(" ")
-                if space < 0:
-                    parsemsg(line)
-                prefix = line[1:space]
-                rest = line[space + 1 :]
-            else:
-                prefix = ""
-                rest = line
-            cut = rest.find(" :")
-            if cut < 0:
-                params = rest.split()
-            else:
-                params = rest[:cut].split()
-                params.append(rest[cut + 2 :])
-            if not params:
-                parsemsg(line)
-            command = params[0]
-            del params[0]
-            command = numeric_to_symbolic.get(command, command)
-            if type(self).handleCommand is not _handleCommand or (
-                "handleCommand" in self.__dict__
-            ):
-                self.handleCommand(command, prefix, params)
-                return
-            handler = getattr(self, "irc_" + command, None)
-            try:
-                if handler is None:
-                    self.irc_unknown(prefix, command, params)
-                else:
-                    handler(prefix, params)
-            except BaseException:
-                log.deferr()
-        except IRCBadMessage:
-            self.badMessage(line, *sys.exc_info())
-
-    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
-        """Call ``irc_<command>(prefix, params)``, or ``irc_unknown``; log
-        whatever the handler raises."""
-        handler = getattr(self, f"irc_{command}", None)
-        try:
-            if handler is None:
-                self.irc_unknown(prefix, command, params)
-            else:
-                handler(prefix, params)
-        except BaseException:
-            log.deferr()
 
     def __getstate__(self) -> dict[str, Any]:
         """The state to pickle, without DCC sessions and pending pings."""
@@ -715,6 +641,3 @@ class IRCClient(_CTCPClientMixin, basic.LineReceiver):
     def quirkyMessage(self, s: str) -> None:
         """Log a message that is odd but understood."""
         log.msg(s + "\n")
-
-
-_handleCommand = IRCClient.handleCommand
