@@ -66,7 +66,7 @@ class _IRCLineReceiver(basic.LineReceiver):
     def _plainLines(self) -> bool:
         """Whether lines are cut at LF and handled by this class's
         ``lineReceived``, with nothing paused."""
-        return (
+        return bool(
             self.line_mode
             and not self.paused
             and self.delimiter == b"\n"
