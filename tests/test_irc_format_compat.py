@@ -18,14 +18,21 @@ from twisted.words.protocols import irc as t_irc
 MODULES = (x_irc, t_irc)
 
 
+def steady(call: Any) -> Any:
+    """``outcome(call)``, without the message of a RecursionError (which
+    depends on where the stack ran out)."""
+    result = outcome(call)
+    return result[:2] if result[1:2] == ("RecursionError",) else result
+
+
 def parsed(module: Any, text: Any) -> Any:
     """What each formatting function makes of ``text`` in ``module``: the
     parse tree's repr, the tree assembled again, and the stripped text
     (each a result or the error raised)."""
     return (
-        outcome(lambda: repr(module.parseFormattedText(text))),
-        outcome(lambda: module.assembleFormattedText(module.parseFormattedText(text))),
-        outcome(lambda: module.stripFormatting(text)),
+        steady(lambda: repr(module.parseFormattedText(text))),
+        steady(lambda: module.assembleFormattedText(module.parseFormattedText(text))),
+        steady(lambda: module.stripFormatting(text)),
     )
 
 
@@ -230,7 +237,7 @@ def test_assemble_random(spec):
     assemble to Twisted's text, and that text parses alike."""
     trees = [build(module, spec) for module in MODULES]
     texts = [
-        outcome(lambda m=m, t=t: m.assembleFormattedText(t))
+        steady(lambda m=m, t=t: m.assembleFormattedText(t))
         for m, t in zip(MODULES, trees, strict=True)
     ]
     assert texts[0] == texts[1]

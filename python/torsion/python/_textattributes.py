@@ -44,10 +44,11 @@ class _Attribute(FancyEqMixin):
         attrs: Any = None,
         attributeRenderer: str = "toVT102",
     ) -> None:
-        """Write the children in order: an attribute child serializes itself
-        with a copy of ``attrs``; a text child is written after what the
-        ``attributeRenderer`` method of ``attrs`` returns."""
-        state = DefaultFormattingState() if attrs is None else attrs
+        """Write the children in order, in this attribute's state (see
+        ``_childState``): an attribute child serializes itself with a copy
+        of that state; a text child is written after what the state's
+        ``attributeRenderer`` method returns."""
+        state = self._childState(attrs)
         for child in self.children:
             if isinstance(child, _Attribute):
                 child.serialize(write, state.copy(), attributeRenderer)
@@ -55,18 +56,18 @@ class _Attribute(FancyEqMixin):
             write(getattr(state, attributeRenderer)())
             write(child)
 
+    def _childState(self, attrs: Any) -> Any:
+        """The state the children are written in: ``attrs``, or a
+        ``DefaultFormattingState`` when there is none."""
+        return DefaultFormattingState() if attrs is None else attrs
+
 
 class _NormalAttr(_Attribute):
     """No attributes: the children start from a cleared state."""
 
-    def serialize(
-        self,
-        write: Callable[[str], Any],
-        attrs: Any = None,
-        attributeRenderer: str = "toVT102",
-    ) -> None:
+    def _childState(self, attrs: Any) -> Any:
         attrs.__init__()
-        super().serialize(write, attrs, attributeRenderer)
+        return super()._childState(attrs)
 
 
 class _OtherAttr(_Attribute):
@@ -85,14 +86,8 @@ class _OtherAttr(_Attribute):
         opposite.children += self.children
         return opposite
 
-    def serialize(
-        self,
-        write: Callable[[str], Any],
-        attrs: Any = None,
-        attributeRenderer: str = "toVT102",
-    ) -> None:
-        state = attrs._withAttribute(self.attrname, self.attrvalue)
-        super().serialize(write, state, attributeRenderer)
+    def _childState(self, attrs: Any) -> Any:
+        return attrs._withAttribute(self.attrname, self.attrvalue)
 
 
 class _ColorAttr(_Attribute):
@@ -105,14 +100,8 @@ class _ColorAttr(_Attribute):
         self.color = color
         self.ground = ground
 
-    def serialize(
-        self,
-        write: Callable[[str], Any],
-        attrs: Any = None,
-        attributeRenderer: str = "toVT102",
-    ) -> None:
-        state = attrs._withAttribute(self.ground, self.color)
-        super().serialize(write, state, attributeRenderer)
+    def _childState(self, attrs: Any) -> Any:
+        return attrs._withAttribute(self.ground, self.color)
 
 
 class _ForegroundColorAttr(_ColorAttr):

@@ -16,7 +16,7 @@ from typing import Any
 
 from torsion.internet import protocol
 from torsion.python import log
-from torsion.words.protocols._ircmessage import CR, LF, parsemsg
+from torsion.words.protocols._ircmessage import CR, LF, _HandleCommandMixin, parsemsg
 from torsion.words.protocols._ircnumerics import (
     RPL_CHANNELMODEIS,
     RPL_ENDOFNAMES,
@@ -45,7 +45,7 @@ _TAG_VALUE_ESCAPES = (
 )
 
 
-class IRC(protocol.Protocol):
+class IRC(_HandleCommandMixin, protocol.Protocol):
     """The IRC protocol as a server speaks it.
 
     ``MAX_LENGTH`` bounds a received line: a longer one (or an unterminated
@@ -170,18 +170,6 @@ class IRC(protocol.Protocol):
         """A line longer than ``MAX_LENGTH`` arrived: drop the connection."""
         assert self.transport is not None
         self.transport.loseConnection()
-
-    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
-        """Call ``irc_<command>(prefix, params)``, or ``irc_unknown``; log
-        whatever the handler raises."""
-        handler = getattr(self, f"irc_{command}", None)
-        try:
-            if handler is None:
-                self.irc_unknown(prefix, command, params)
-            else:
-                handler(prefix, params)
-        except BaseException:
-            log.deferr()
 
     def irc_unknown(self, prefix: str, command: str, params: list[str]) -> None:
         """A command with no handler; subclasses override this."""

@@ -23,18 +23,20 @@ import sys
 from typing import Any
 
 from torsion.protocols import basic
-from torsion.python import log
-from torsion.words.protocols._ircmessage import IRCBadMessage, parsemsg
+from torsion.words.protocols._ircmessage import (
+    IRCBadMessage,
+    _HandleCommandMixin,
+    parsemsg,
+)
 from torsion.words.protocols._ircnumerics import numeric_to_symbolic
 from torsion.words.protocols._ircquote import M_QUOTE, lowDequote
 
 
-class _IRCLineReceiver(basic.LineReceiver):
+class _IRCLineReceiver(_HandleCommandMixin, basic.LineReceiver):
     """The receiving half of ``IRCClient``."""
 
     delimiter = b"\n"
     # Provided by IRCClient.
-    irc_unknown: Any
     badMessage: Any
 
     def dataReceived(self, data: Any) -> Any:
@@ -91,7 +93,6 @@ class _IRCLineReceiver(basic.LineReceiver):
         disconnects (True) or changes how the rest must be read (False).
         """
         state = self.__dict__
-        ownHandleCommand = type(self).handleCommand is not _handleCommand
         pos = 0
         for line in lines:
             if buf is not None:
@@ -119,17 +120,7 @@ class _IRCLineReceiver(basic.LineReceiver):
                     parsemsg(line)
                 command = params.pop(0)
                 command = numeric_to_symbolic.get(command, command)
-                if ownHandleCommand or "handleCommand" in state:
-                    self.handleCommand(command, prefix, params)
-                else:
-                    handler = getattr(self, "irc_" + command, None)
-                    try:
-                        if handler is None:
-                            self.irc_unknown(prefix, command, params)
-                        else:
-                            handler(prefix, params)
-                    except BaseException:
-                        log.deferr()
+                self.handleCommand(command, prefix, params)
             except IRCBadMessage:
                 self.badMessage(line, *sys.exc_info())
             if buf is not None:
@@ -146,18 +137,5 @@ class _IRCLineReceiver(basic.LineReceiver):
                     return False
         return False
 
-    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
-        """Call ``irc_<command>(prefix, params)``, or ``irc_unknown``; log
-        whatever the handler raises."""
-        handler = getattr(self, f"irc_{command}", None)
-        try:
-            if handler is None:
-                self.irc_unknown(prefix, command, params)
-            else:
-                handler(prefix, params)
-        except BaseException:
-            log.deferr()
-
 
 _lineReceived = _IRCLineReceiver.lineReceived
-_handleCommand = _IRCLineReceiver.handleCommand

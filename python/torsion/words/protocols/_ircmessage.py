@@ -11,6 +11,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from torsion.python import log
+
 NUL = chr(0)
 CR = chr(0o15)
 NL = chr(0o12)
@@ -80,6 +82,24 @@ def _intOrDefault(value: Any, default: Any = None) -> Any:
         except (TypeError, ValueError):
             pass
     return default
+
+
+class _HandleCommandMixin:
+    """``handleCommand`` as both ends of IRC have it."""
+
+    irc_unknown: Any
+
+    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
+        """Call ``irc_<command>(prefix, params)``, or ``irc_unknown``; log
+        whatever the handler raises."""
+        handler = getattr(self, "irc_" + command, None)
+        try:
+            if handler is None:
+                self.irc_unknown(prefix, command, params)
+            else:
+                handler(prefix, params)
+        except BaseException:
+            log.deferr()
 
 
 class _CommandDispatcherMixin:
