@@ -675,3 +675,99 @@ def test_python_dash_m_serves():
             process.communicate()
     assert process.returncode == 0
     assert (out, err) == ("", "")
+
+
+LOGBOT_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\] ", re.MULTILINE)
+ASCTIME = re.compile(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}")
+
+
+def logBotScenario(impl: str, tmp_path: Path) -> str:
+    """Run examples/ircLogBot.py on ``impl`` against a private ngircd and
+    drive it from two plain clients: one holds the bot's nickname (a
+    collision), the other talks in the channel, whispers, acts, renames
+    itself and finally KILLs the bot as an IRC operator. Returns the bot's
+    log file, timestamps replaced, once the bot has rejoined and logged
+    the last message."""
+    from ircd import OPER_NAME, OPER_PASSWORD, Peer, running_ngircd
+
+    tmp_path.mkdir()
+    logfile = tmp_path / f"{impl}.log"
+    with running_ngircd(tmp_path) as ircd:
+        holder = Peer(ircd.port, "twistedbot")
+        watcher = Peer(ircd.port, "watcher")
+        watcher.send(f"OPER {OPER_NAME} {OPER_PASSWORD}")
+        watcher.expect(" 381 watcher ", "RPL_YOUREOPER")
+        watcher.send("JOIN #logtest")
+        watcher.expect(" 366 watcher #logtest ", "end of NAMES")
+        argv, env = command(
+            impl, "ircLogBot", "logtest", str(logfile), "--host", "127.0.0.1",
+            "--port", str(ircd.port),
+        )  # fmt: skip
+        bot = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            watcher.expect(":twistedbot^!~twistedbot@127.0.0.1 JOIN :#logtest")
+            watcher.send("PRIVMSG #logtest :hello world")
+            watcher.send("PRIVMSG #logtest :twistedbot^: are you there?")
+            assert watcher.expect("PRIVMSG #logtest") == (
+                ":twistedbot^!~twistedbot@127.0.0.1 PRIVMSG #logtest "
+                ":watcher: I am a log bot"
+            )
+            watcher.send("PRIVMSG twistedbot^ :psst")
+            assert watcher.expect("PRIVMSG watcher") == (
+                ":twistedbot^!~twistedbot@127.0.0.1 PRIVMSG watcher "
+                ":It isn't nice to whisper!  Play nice with the group."
+            )
+            watcher.send("PRIVMSG #logtest :\x01ACTION waves\x01")
+            watcher.send("NICK watcher2")
+            watcher.expect(":watcher!~watcher@127.0.0.1 NICK :watcher2")
+            # The bot has handled everything sent so far once it answers.
+            watcher.send("PRIVMSG #logtest :twistedbot^: still there?")
+            watcher.expect(":watcher2: I am a log bot")
+            watcher.send("KILL twistedbot^ :enough")
+            watcher.expect(
+                lambda line: line.startswith(":twistedbot^!") and " QUIT " in line
+            )
+            watcher.expect(":twistedbot^!~twistedbot@127.0.0.1 JOIN :#logtest")
+            watcher.send("PRIVMSG #logtest :twistedbot^: back again?")
+            watcher.expect(":watcher2: I am a log bot")
+            log = logfile.read_text()
+        finally:
+            bot.terminate()
+            out, err = bot.communicate(timeout=TIMEOUT)
+            holder.close()
+            watcher.close()
+    assert "Traceback" not in out + err, out + err
+    return ASCTIME.sub("DATE", LOGBOT_TIMESTAMP.sub("[T] ", log))
+
+
+LOGBOT_LOG = """\
+[T] [connected at DATE]
+[T] [I have joined #logtest]
+[T] <watcher> hello world
+[T] <watcher> twistedbot^: are you there?
+[T] <twistedbot^> watcher: I am a log bot
+[T] <watcher> psst
+[T] * watcher waves
+[T] watcher is now known as watcher2
+[T] <watcher2> twistedbot^: still there?
+[T] <twistedbot^> watcher2: I am a log bot
+[T] [disconnected at DATE]
+[T] [connected at DATE]
+[T] [I have joined #logtest]
+[T] <watcher2> twistedbot^: back again?
+[T] <twistedbot^> watcher2: I am a log bot
+"""
+
+
+def test_irc_log_bot(tmp_path):
+    """The IRC log bot against a real server (ngircd), on torsion and on
+    Twisted: it takes twistedbot^ when twistedbot is taken, joins, logs
+    messages, actions and renames, answers when addressed or whispered to,
+    and reconnects and rejoins after being KILLed; both logs are the same
+    line for line (timestamps aside)."""
+    torsionLog = logBotScenario("torsion", tmp_path / "torsion")
+    twistedLog = logBotScenario("twisted", tmp_path / "twisted")
+    assert torsionLog == LOGBOT_LOG
+    assert twistedLog == torsionLog

@@ -1,0 +1,1 @@
+"""Mirrors ``twisted.persisted``: only what other torsion modules use."""

@@ -1,0 +1,1 @@
+"""Chat protocols, mirroring ``twisted.words``."""
