@@ -50,7 +50,6 @@ impl Stream {
             reading: !connecting,
             flush: Flush::Off,
             send_at: SendAt::TurnEnd,
-            writes: 0,
             read: ReadState {
                 size: READ_SIZE,
                 mode: ReadMode::Copy,

@@ -69,9 +69,6 @@ pub struct Stream {
     pub(crate) reading: bool,
     pub(crate) flush: Flush,
     pub(crate) send_at: SendAt,
-    /// Counts writes (wrapping): `read_stream` compares it around a
-    /// delivery to learn whether the protocol answers what it reads.
-    pub(crate) writes: u32,
     pub(crate) read: ReadState,
     pub(crate) queue: WriteQueue<Chunk>,
     /// Descriptors given to `sendFileDescriptor`, each sent with the next

@@ -18,7 +18,7 @@ use crate::py::reactor::ReactorBase;
 use crate::py::relay;
 use crate::py::stream::end;
 use crate::py::stream::layer::received;
-use crate::py::stream::state::{Flush, ReadMode, SendAt};
+use crate::py::stream::state::{Flush, ReadMode};
 use crate::py::stream::write::flush;
 use crate::py::stream::Stream;
 
@@ -120,21 +120,17 @@ fn other_read(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, S
     read_stream(py, reactor, tr)
 }
 
-/// Reads a stream: up to 256 KiB this turn, in chunks of bufferSize, each
-/// delivered by its own dataReceived call.
+/// Reads a stream: one readv of up to 256 KiB straight into bytes objects
+/// of bufferSize, each delivered by its own dataReceived call; what the
+/// protocol writes meanwhile leaves right after, in one send.
 ///
-/// A protocol that only consumes gets them from one readv, the fewest
-/// syscalls. One that answers what it reads (an echo, a transform) gets
-/// them one read at a time, and each chunk's answer is sent before the
-/// next read, as a C server's read/write loop does: the chunk is still in
-/// the CPU's cache when the send copies it. Measured on the streaming
-/// echo (4 connections, 64 KiB chunks, server CPU per byte, medians of
-/// interleaved rounds): a C server doing 64 KiB reads and writes was 1.11x
-/// the same server doing 256 KiB ones (6 rounds); torsion reading this way
-/// was 1.03x its 256 KiB readv followed by one send (10 rounds), though
-/// about 0.93x of it while the VM ran slow (3 rounds). A consuming
-/// protocol, fed by a client that does not wait for answers, costs 2% more
-/// per byte one read at a time, hence the two ways.
+/// Measured on the streaming echo (4 connections, 64 KiB chunks, server
+/// CPU per byte, medians of 7 interleaved rounds, `benches/run.py
+/// --baseline`): reading a chunk at a time for a protocol that answers
+/// what it reads, each answer sent before the next read (a C server's
+/// loop, which an earlier harness had measured at 1.03x), was 0.64x this
+/// single readv on stream-64k and 0.68x on stream-64k-deep (4 MiB in
+/// flight per connection); it was removed.
 ///
 /// A read that finds the socket drained ends the stream (`read_ended`), so
 /// the next read goes through the copying path; keeping the stream there
@@ -146,81 +142,52 @@ fn read_stream(
     reactor: &Bound<'_, ReactorBase>,
     tr: &Bound<'_, Stream>,
 ) -> Outcome {
-    let mut budget = stream_turn_chunks(tr.borrow().read.size);
-    loop {
-        let mut fds = Vec::new();
-        let (read, count, size, writes_before) = {
-            let me = tr.borrow();
-            let Some(layer) = me.layer() else {
-                return Outcome::Continue;
-            };
-            let count = if me.read.mode == ReadMode::ChunkAtATime {
-                1
-            } else {
-                budget
-            };
-            let size = me.read.size;
-            let read = bytes_read::read_chunks(py, layer, size, count, &mut fds);
-            (read, count, size, me.writes)
-        };
-        let cut_short = !fds.is_empty();
-        if let Some(fds) = received(fds) {
-            let outcome = hand_over_descriptors(py, reactor, tr, fds);
-            if !outcome.is_continue() {
-                return outcome;
-            }
-        }
-        let (chunks, full) = match read {
-            Ok((chunks, full)) if !chunks.is_empty() => (chunks, full),
-            other => return read_ended(py, reactor, tr, other.map(|_| ())),
-        };
-        budget -= count;
-        let still_stream = full || is_stream(&chunks, size);
-        let batch = count > 1;
-        let send_at = tr.borrow().send_at;
-        if batch {
-            // Several chunks' writes go out together in one send.
-            tr.borrow_mut().send_at = SendAt::AfterBatch;
-        }
-        let delivered = deliver(py, reactor, tr, chunks.into_iter());
-        let (flush_now, read_on, peer_closed) = {
-            let mut me = tr.borrow_mut();
-            me.send_at = send_at;
-            me.read.mode = match (still_stream, me.writes != writes_before) {
-                (false, _) => ReadMode::Copy,
-                (true, true) => ReadMode::ChunkAtATime,
-                (true, false) => ReadMode::Batch,
-            };
-            let read_on = full
-                && budget > 0
-                && me.is_reading()
-                && me.life.reads()
-                && me.read.unread.is_empty()
-                && me.relay.is_none()
-                && me.queue.is_empty();
-            (
-                batch && me.flush != Flush::Off,
-                read_on,
-                me.read.peer_closed,
-            )
-        };
-        if !delivered.is_continue() {
-            return delivered;
-        }
-        if flush_now {
-            // The batch's writes, sent together now (had the transport
-            // been listed for the end of the turn, that entry is skipped).
-            flush(py, reactor, tr);
-        }
-        if !read_on {
-            if full || peer_closed || cut_short {
-                // More (or the end of the stream) may be waiting; the
-                // edge-triggered poller will not say so again.
-                reactor.borrow_mut().ready.push(tr.clone().unbind());
-            }
+    let mut fds = Vec::new();
+    let (read, size) = {
+        let me = tr.borrow();
+        let Some(layer) = me.layer() else {
             return Outcome::Continue;
+        };
+        let size = me.read.size;
+        let count = stream_turn_chunks(size);
+        (
+            bytes_read::read_chunks(py, layer, size, count, &mut fds),
+            size,
+        )
+    };
+    let cut_short = !fds.is_empty();
+    if let Some(fds) = received(fds) {
+        let outcome = hand_over_descriptors(py, reactor, tr, fds);
+        if !outcome.is_continue() {
+            return outcome;
         }
     }
+    let (chunks, full) = match read {
+        Ok((chunks, full)) if !chunks.is_empty() => (chunks, full),
+        other => return read_ended(py, reactor, tr, other.map(|_| ())),
+    };
+    if !full && !is_stream(&chunks, size) {
+        tr.borrow_mut().read.mode = ReadMode::Copy;
+    }
+    let delivered = deliver(py, reactor, tr, chunks.into_iter());
+    if !delivered.is_continue() {
+        return delivered;
+    }
+    let (flush_now, peer_closed) = {
+        let me = tr.borrow();
+        (me.flush == Flush::Listed, me.read.peer_closed)
+    };
+    if flush_now {
+        // The batch's answers, sent together now while they are fresh
+        // (the transport's entry in the dirty list is then skipped).
+        flush(py, reactor, tr);
+    }
+    if full || peer_closed || cut_short {
+        // More (or the end of the stream) may be waiting; the
+        // edge-triggered poller will not say so again.
+        reactor.borrow_mut().ready.push(tr.clone().unbind());
+    }
+    Outcome::Continue
 }
 
 /// Whether a read that brought `chunks` looks like part of a stream: at

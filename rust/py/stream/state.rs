@@ -14,12 +14,8 @@ pub enum ReadMode {
     /// Through the reused buffer, copied into a bytes object of the exact
     /// size (small reads).
     Copy,
-    /// A stream, for a protocol that only consumes: one readv straight
-    /// into several bytes objects.
+    /// A stream: one readv straight into several bytes objects.
     Batch,
-    /// A stream, for a protocol that answers what it reads: a chunk at a
-    /// time, each answer sent before the next read.
-    ChunkAtATime,
 }
 
 /// The read side.
@@ -39,15 +35,16 @@ pub struct ReadState {
 /// When the writes a protocol makes are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendAt {
-    /// At the end of the turn, through the reactor's dirty list; a large
-    /// write to an empty queue is sent at once.
+    /// At the end of the turn, through the reactor's dirty list.
     TurnEnd,
     /// Right after the protocol's call returns, by the code that made it:
     /// `on_event` handling a readable and writable event flushes after the
-    /// read, so writes need not join the dirty list.
+    /// read, so writes need not join the dirty list. Against a build
+    /// without it: 1,904 against 1,964 instructions per 1 KiB echo request
+    /// (callgrind, 50 connections), and 1.01x echo-1k, 1.07x echo-16k,
+    /// 1.18x latency-64 per server CPU-second (5 interleaved rounds on a
+    /// noisy VM).
     AfterEvent,
-    /// After a batch of chunks is delivered: their writes go out together.
-    AfterBatch,
 }
 
 /// Whether the transport wants to send, and where it is listed.
