@@ -14,6 +14,20 @@ use crate::py::stream::state::SendAt;
 use crate::py::stream::write::flush;
 use crate::py::stream::Stream;
 
+/// Runs one step of handling an event for `tr` (marked meanwhile as the
+/// selectable being handled, for the log context) and acts on its outcome.
+#[inline]
+pub fn handle(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    tr: &Bound<'_, Stream>,
+    step: fn(Python<'_>, &Bound<'_, ReactorBase>, &Bound<'_, Stream>) -> Outcome,
+) {
+    let _context = Dispatching::enter(tr.as_any());
+    let outcome = step(py, reactor, tr);
+    conclude(py, reactor, tr, outcome);
+}
+
 /// Acts on the outcome of handling an event: closes the stream if asked.
 #[inline]
 pub fn conclude(

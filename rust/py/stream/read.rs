@@ -13,7 +13,7 @@ use pyo3::types::PyBytes;
 
 use crate::py::cpython::bytes_read::{self, stream_turn_chunks};
 use crate::py::cpython::spare_bytes;
-use crate::py::dispatch::{settle, Callback, Dispatching, Outcome, Reason};
+use crate::py::dispatch::{settle, Callback, Outcome, Reason};
 use crate::py::reactor::ReactorBase;
 use crate::py::relay;
 use crate::py::stream::end;
@@ -24,9 +24,7 @@ use crate::py::stream::Stream;
 
 /// One read, or the chunks a pause held back.
 pub fn on_readable(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, Stream>) {
-    let _context = Dispatching::enter(tr.as_any());
-    let outcome = readable_outcome(py, reactor, tr);
-    end::conclude(py, reactor, tr, outcome);
+    end::handle(py, reactor, tr, readable_outcome);
 }
 
 fn readable_outcome(

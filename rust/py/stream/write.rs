@@ -18,7 +18,7 @@ use pyo3::types::PyBytes;
 
 use crate::core::life::Drained;
 use crate::py::cpython::spare_bytes;
-use crate::py::dispatch::{settle, Callback, Dispatching, Outcome, Reason};
+use crate::py::dispatch::{settle, Callback, Outcome, Reason};
 use crate::py::reactor::ReactorBase;
 use crate::py::relay;
 use crate::py::stream::end;
@@ -124,9 +124,7 @@ enum AfterDrain {
 /// Sends what is queued; when the queue empties, resumes the producer or
 /// completes a pending loseConnection / loseWriteConnection.
 pub fn flush(py: Python<'_>, reactor: &Bound<'_, ReactorBase>, tr: &Bound<'_, Stream>) {
-    let _context = Dispatching::enter(tr.as_any());
-    let outcome = flush_outcome(py, reactor, tr);
-    end::conclude(py, reactor, tr, outcome);
+    end::handle(py, reactor, tr, flush_outcome);
 }
 
 fn flush_outcome(
