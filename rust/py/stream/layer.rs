@@ -37,10 +37,6 @@ impl Layer {
         true
     }
 
-    pub fn is_unix(&self) -> bool {
-        matches!(self, Layer::UnixSocket(_))
-    }
-
     /// One read into `buf`; descriptors that came with it go to `fds`.
     pub fn read(&self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
         match self {
