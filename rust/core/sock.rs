@@ -77,6 +77,96 @@ fn unix_name(sun: &libc::sockaddr_un, len: libc::socklen_t) -> UnixName {
     }
 }
 
+/// `addr` as the kernel takes it: a sockaddr_in or sockaddr_in6 in
+/// storage, and its length.
+fn inet_to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid, and both sockaddr_in
+    // and sockaddr_in6 fit in it with its alignment.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: storage is large and aligned enough for a sockaddr_in.
+            let sin = unsafe { &mut *std::ptr::from_mut(&mut storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for a sockaddr_in6.
+            let sin6 =
+                unsafe { &mut *std::ptr::from_mut(&mut storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Receives one datagram into `buf` (`recvfrom(2)`): its length, cut to
+/// `buf.len()` when it was longer (the rest is discarded, as the kernel
+/// does), and where it came from.
+pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<SockAddr>)> {
+    // SAFETY: an all-zero sockaddr_storage is a valid output buffer.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let n = retry(|| {
+        len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `buf` is writable for its length, and storage/len
+        // describe a writable address buffer of the stated size.
+        cvt_size(unsafe {
+            libc::recvfrom(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                std::ptr::from_mut(&mut storage).cast(),
+                &raw mut len,
+            )
+        })
+    })?;
+    Ok((n, sockaddr_to_addr(&storage, len)))
+}
+
+/// Sends one datagram: to `addr`, or to the connected peer when `None`.
+pub fn send_to(fd: BorrowedFd<'_>, data: &[u8], addr: Option<&SocketAddr>) -> io::Result<usize> {
+    let target = addr.map(inet_to_sockaddr);
+    let (ptr, len) = match &target {
+        Some((storage, len)) => (std::ptr::from_ref(storage).cast::<libc::sockaddr>(), *len),
+        None => (std::ptr::null(), 0),
+    };
+    retry(|| {
+        // SAFETY: `data` is readable for its length; `ptr` is null with a
+        // zero length, or points at an address of `len` bytes that lives
+        // until the call returns.
+        cvt_size(unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+                ptr,
+                len,
+            )
+        })
+    })
+}
+
+/// `connect(2)` of a datagram socket: sets its default destination and
+/// filters what it receives (it never blocks).
+pub fn connect_datagram(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
+    let (storage, len) = inet_to_sockaddr(addr);
+    retry(|| {
+        // SAFETY: storage holds an address of `len` bytes for the call.
+        cvt(unsafe { libc::connect(fd.as_raw_fd(), std::ptr::from_ref(&storage).cast(), len) })
+    })
+    .map(|_| ())
+}
+
 /// Accepts one connection as a non-blocking, close-on-exec descriptor,
 /// with the peer's address when its family is known.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, Option<SockAddr>)> {
@@ -382,6 +472,69 @@ mod tests {
         assert_eq!(take_error(fd.as_fd()).unwrap(), 0);
         drop(client);
         assert_eq!(until_ready(|| fd::read(fd.as_fd(), &mut buf)), 0);
+    }
+
+    #[test]
+    fn datagrams_travel_with_their_source_and_are_cut_to_the_buffer() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        let a_addr = a.local_addr().unwrap();
+        let b_addr = b.local_addr().unwrap();
+        assert_eq!(send_to(a.as_fd(), b"hello", Some(&b_addr)).unwrap(), 5);
+        assert_eq!(
+            send_to(a.as_fd(), b"0123456789", Some(&b_addr)).unwrap(),
+            10
+        );
+        let mut buf = [0u8; 4];
+        let (n, from) = until_ready(|| recv_from(b.as_fd(), &mut buf));
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"hell"[..], Some(SockAddr::Inet(a_addr)))
+        );
+        let (n, _) = until_ready(|| recv_from(b.as_fd(), &mut buf));
+        assert_eq!(&buf[..n], b"0123");
+        let err = recv_from(b.as_fd(), &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        // Without an address on an unconnected socket: no destination.
+        let err = send_to(a.as_fd(), b"x", None).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EDESTADDRREQ));
+    }
+
+    #[test]
+    fn connected_datagram_socket_learns_of_a_refusal() {
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let gone = closed.local_addr().unwrap();
+        drop(closed);
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        connect_datagram(s.as_fd(), &gone).unwrap();
+        assert_eq!(send_to(s.as_fd(), b"ping", None).unwrap(), 4);
+        let mut buf = [0u8; 8];
+        let mut result = recv_from(s.as_fd(), &mut buf);
+        for _ in 0..100 {
+            if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            result = recv_from(s.as_fd(), &mut buf);
+        }
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn ipv6_datagram_roundtrip() {
+        let Ok(a) = std::net::UdpSocket::bind("[::1]:0") else {
+            return;
+        };
+        let b = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        let b_addr = b.local_addr().unwrap();
+        send_to(a.as_fd(), b"six", Some(&b_addr)).unwrap();
+        let mut buf = [0u8; 8];
+        let (n, from) = until_ready(|| recv_from(b.as_fd(), &mut buf));
+        assert_eq!(&buf[..n], b"six");
+        assert_eq!(from, Some(SockAddr::Inet(a.local_addr().unwrap())));
     }
 
     #[test]
