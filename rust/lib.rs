@@ -11,6 +11,7 @@ fn _torsion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::delayed_call::DelayedCall>()?;
     m.add_class::<py::stream::Stream>()?;
     m.add_class::<py::port::ListeningPort>()?;
+    m.add_class::<py::datagram::DatagramPort>()?;
     m.add_function(wrap_pyfunction!(py::dispatch::_dispatching, m)?)?;
     m.add_function(wrap_pyfunction!(
         py::cpython::fast_write::_install_fast_write,

@@ -241,6 +241,11 @@ pub enum Callback {
     ClientFailed,
     /// A listening port's buildProtocol, transport class or makeConnection.
     Accepted,
+    /// A datagram port's `datagramReceived`: logged, the port keeps
+    /// receiving (Twisted's doRead logs it and reads on).
+    DatagramReceived,
+    /// A connected datagram port's `connectionRefused`.
+    ConnectionRefused,
 }
 
 impl Callback {
@@ -256,7 +261,9 @@ impl Callback {
             | Callback::ConnectionLost
             | Callback::ClientLost
             | Callback::ClientFailed
-            | Callback::Accepted => Policy::Log,
+            | Callback::Accepted
+            | Callback::DatagramReceived
+            | Callback::ConnectionRefused => Policy::Log,
             Callback::PauseProducing | Callback::ProducerRegistered => Policy::Raise,
         }
     }

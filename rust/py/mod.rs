@@ -1,6 +1,7 @@
 //! The binding layer: the only code that imports pyo3.
 
 pub mod cpython;
+pub mod datagram;
 pub mod delayed_call;
 pub mod dispatch;
 pub mod fd_readers;

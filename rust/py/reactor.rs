@@ -19,6 +19,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::core::timers::TimerQueue;
 use crate::core::tokens::{TokenSlab, RESERVED_BASE};
+use crate::py::datagram::{self, DatagramPort};
 use crate::py::delayed_call::{delay_to_ns, track_again, untrack_pending, DelayedCall};
 use crate::py::dispatch::{call_logged, os_error, Hooks};
 use crate::py::fd_readers::FdReaders;
@@ -45,6 +46,7 @@ pub fn wall_seconds() -> f64 {
 pub enum Source {
     Stream(Py<Stream>),
     Listener(Py<ListeningPort>),
+    Datagram(Py<DatagramPort>),
 }
 
 /// A new reference to a source, as Bound: released without pyo3's
@@ -52,6 +54,7 @@ pub enum Source {
 enum BoundSource<'py> {
     Stream(Bound<'py, Stream>),
     Listener(Bound<'py, ListeningPort>),
+    Datagram(Bound<'py, DatagramPort>),
 }
 
 impl Source {
@@ -59,6 +62,7 @@ impl Source {
         match self {
             Source::Stream(t) => BoundSource::Stream(t.bind(py).clone()),
             Source::Listener(p) => BoundSource::Listener(p.bind(py).clone()),
+            Source::Datagram(d) => BoundSource::Datagram(d.bind(py).clone()),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct ReactorBase {
     pub(crate) ready: Vec<Py<Stream>>,
     /// Listening ports with connections left in their backlog.
     pub(crate) ready_ports: Vec<Py<ListeningPort>>,
+    /// Datagram ports with datagrams left after a batch.
+    pub(crate) ready_datagrams: Vec<Py<DatagramPort>>,
     /// Aborted transports whose connectionLost runs next turn.
     pub(crate) closing: Vec<(Py<Stream>, Py<PyAny>, bool)>,
     pub(crate) fds: FdReaders,
@@ -257,6 +263,7 @@ fn poll_timeout(slf: &Bound<'_, ReactorBase>) -> Option<Duration> {
     if !r.running
         || !r.ready.is_empty()
         || !r.ready_ports.is_empty()
+        || !r.ready_datagrams.is_empty()
         || !r.closing.is_empty()
         || !r.dirty.is_empty()
         || r.fds.pending
@@ -322,11 +329,12 @@ fn dispatch_io(
     events: &[Ready],
     signal_fd: Option<RawFd>,
 ) {
-    let (ready, ready_ports) = {
+    let (ready, ready_ports, ready_datagrams) = {
         let mut r = slf.borrow_mut();
         (
             take_nonempty(&mut r.ready),
             take_nonempty(&mut r.ready_ports),
+            take_nonempty(&mut r.ready_datagrams),
         )
     };
     for tr in ready {
@@ -334,6 +342,9 @@ fn dispatch_io(
     }
     for p in ready_ports {
         port::on_readable(py, slf, &p.into_bound(py));
+    }
+    for d in ready_datagrams {
+        datagram::on_readable(py, slf, &d.into_bound(py));
     }
     let mut level_ready = false;
     for ev in events {
@@ -359,7 +370,11 @@ fn dispatch_io(
                         );
                     }
                     Some(BoundSource::Listener(p)) => port::on_readable(py, slf, &p),
-                    None => {}
+                    // A refusal (ICMP) shows as an error without data.
+                    Some(BoundSource::Datagram(d)) if ev.readable || ev.closed_or_error => {
+                        datagram::on_readable(py, slf, &d);
+                    }
+                    Some(BoundSource::Datagram(_)) | None => {}
                 }
             }
         }
@@ -444,6 +459,7 @@ impl ReactorBase {
             events: Vec::new(),
             ready: Vec::new(),
             ready_ports: Vec::new(),
+            ready_datagrams: Vec::new(),
             closing: Vec::new(),
             fds,
             hooks,
@@ -700,6 +716,11 @@ impl ReactorBase {
                         out.push(owner);
                     }
                 }
+                Source::Datagram(d) => {
+                    if let Some(owner) = d.bind(py).borrow().reading_owner(py) {
+                        out.push(owner);
+                    }
+                }
                 Source::Stream(_) => {}
             }
         }
@@ -746,6 +767,12 @@ impl ReactorBase {
                     }
                     ListeningPort::stop_reading(&p);
                 }
+                BoundSource::Datagram(d) => {
+                    if let Some(owner) = d.borrow().reading_owner(py) {
+                        out.push(owner);
+                    }
+                    DatagramPort::stop_reading(&d);
+                }
             }
         }
         PyList::new(py, out)
@@ -760,10 +787,17 @@ impl ReactorBase {
             match s {
                 Source::Stream(t) => visit.call(t)?,
                 Source::Listener(p) => visit.call(p)?,
+                Source::Datagram(d) => visit.call(d)?,
             }
         }
         for t in self.dirty.iter().chain(self.ready.iter()) {
             visit.call(t)?;
+        }
+        for p in &self.ready_ports {
+            visit.call(p)?;
+        }
+        for d in &self.ready_datagrams {
+            visit.call(d)?;
         }
         for (t, r, _) in &self.closing {
             visit.call(t)?;

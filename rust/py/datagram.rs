@@ -1,0 +1,269 @@
+//! DatagramPort: a UDP socket registered with the reactor.
+//!
+//! Not a stream: it shares only the reactor's registration and dispatch.
+//! Python creates and binds the socket (so that CannotListenError is raised
+//! where Twisted raises it) and hands the descriptor over. On readiness the
+//! port drains the socket in a bounded batch into one reused buffer of
+//! maxPacketSize bytes, one `datagramReceived` call per datagram; a batch
+//! that spends its budget puts the port on the reactor's ready list, since
+//! the poller is edge-triggered and will not report the rest again.
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use mio::Interest;
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::core::fd;
+use crate::core::sock::{self, SockAddr};
+use crate::py::dispatch::{os_error, settle, Callback, Dispatching, Hooks};
+use crate::py::reactor::{ReactorBase, Source};
+
+/// Datagrams taken per readiness event before yielding to other sources.
+const DATAGRAM_BATCH: usize = 128;
+/// Bytes taken per readiness event at most (Twisted's maxThroughput).
+const BYTES_PER_TURN: usize = 256 * 1024;
+
+#[pyclass(module = "torsion._torsion")]
+pub struct DatagramPort {
+    reactor: Py<ReactorBase>,
+    /// The socket; `None` once closed.
+    fd: Option<OwnedFd>,
+    token: Option<usize>,
+    protocol: Py<PyAny>,
+    /// The Python port, named in logs and listed by getReaders.
+    owner: Py<PyAny>,
+    /// Receives each datagram; its length is maxPacketSize.
+    buf: Vec<u8>,
+    /// Whether `connect` gave the socket a peer (refusals are reported
+    /// only then, as Twisted does).
+    connected: bool,
+}
+
+impl DatagramPort {
+    pub fn reading_owner(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.token.map(|_| self.owner.clone_ref(py))
+    }
+
+    pub fn stop_reading(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        let mut me = slf.borrow_mut();
+        if let Some(token) = me.token.take() {
+            let mut r = me.reactor.bind(py).borrow_mut();
+            if let Some(fd) = &me.fd {
+                r.deregister_fd(fd.as_raw_fd());
+            }
+            r.sources.remove(token);
+        }
+    }
+}
+
+/// An IP address and port from Python's (host, port); an IPv6 host may
+/// carry a scope, "%" and an interface's name or index.
+fn inet_address(host: &str, port: u16) -> PyResult<SocketAddr> {
+    let bad = || PyValueError::new_err(format!("not an IP address: {host:?}"));
+    let (ip, scope) = match host.split_once('%') {
+        Some((ip, scope)) => (ip, Some(scope)),
+        None => (host, None),
+    };
+    match (ip.parse::<IpAddr>().map_err(|_| bad())?, scope) {
+        (ip, None) => Ok(SocketAddr::new(ip, port)),
+        (IpAddr::V6(ip), Some(scope)) => {
+            let index = match scope.parse::<u32>() {
+                Ok(index) => index,
+                Err(_) => interface_index(scope).ok_or_else(bad)?,
+            };
+            Ok(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, index)))
+        }
+        (IpAddr::V4(_), Some(_)) => Err(bad()),
+    }
+}
+
+fn interface_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+#[pymethods]
+impl DatagramPort {
+    #[new]
+    fn new(
+        reactor: Py<ReactorBase>,
+        fd: RawFd,
+        protocol: Py<PyAny>,
+        owner: Py<PyAny>,
+        max_packet_size: usize,
+    ) -> PyResult<Self> {
+        let fd = fd::adopt(fd).map_err(os_error)?;
+        Ok(Self {
+            reactor,
+            fd: Some(fd),
+            token: None,
+            protocol,
+            owner,
+            buf: vec![0; max_packet_size],
+            connected: false,
+        })
+    }
+
+    /// Starts delivering datagrams.
+    #[pyo3(name = "startReading")]
+    fn start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let mut me = slf.borrow_mut();
+        let Some(fd) = me.fd.as_ref().map(AsRawFd::as_raw_fd) else {
+            return Ok(());
+        };
+        if me.token.is_some() {
+            return Ok(());
+        }
+        let reactor = me.reactor.bind(py).clone();
+        let mut r = reactor.borrow_mut();
+        let token = r.sources.insert(Source::Datagram(slf.clone().unbind()));
+        if let Err(e) = r.register_fd(fd, token, Interest::READABLE) {
+            r.sources.remove(token);
+            return Err(e);
+        }
+        me.token = Some(token);
+        // Datagrams may have arrived before registration.
+        r.ready_datagrams.push(slf.clone().unbind());
+        Ok(())
+    }
+
+    /// Stops delivering datagrams; the socket stays open.
+    #[pyo3(name = "stopReading")]
+    fn py_stop_reading(slf: &Bound<'_, Self>) {
+        Self::stop_reading(slf);
+    }
+
+    /// Stops reading and closes the socket.
+    fn close(slf: &Bound<'_, Self>) {
+        Self::stop_reading(slf);
+        slf.borrow_mut().fd = None;
+    }
+
+    /// The socket's descriptor, or -1 once closed.
+    fn fileno(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Sends one datagram to (host, port), or to the connected peer when
+    /// host is None; returns the bytes sent. OS errors are raised as
+    /// OSError with their errno, for the Python port to translate.
+    #[pyo3(signature = (data, host=None, port=0))]
+    fn write(&self, data: &[u8], host: Option<&str>, port: u16) -> PyResult<usize> {
+        let Some(fd) = &self.fd else {
+            return Err(os_error(std::io::Error::from_raw_os_error(libc::EBADF)));
+        };
+        let addr = host.map(|h| inet_address(h, port)).transpose()?;
+        sock::send_to(fd.as_fd(), data, addr.as_ref()).map_err(os_error)
+    }
+
+    /// Gives the socket a default destination (and peer filter).
+    fn connect(&mut self, host: &str, port: u16) -> PyResult<()> {
+        let Some(fd) = &self.fd else {
+            return Err(os_error(std::io::Error::from_raw_os_error(libc::EBADF)));
+        };
+        let addr = inet_address(host, port)?;
+        sock::connect_datagram(fd.as_fd(), &addr).map_err(os_error)?;
+        self.connected = true;
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.reactor)?;
+        visit.call(&self.protocol)?;
+        visit.call(&self.owner)?;
+        Ok(())
+    }
+}
+
+/// One step of a batch, decided with the port borrowed and acted on after.
+enum Received<'py> {
+    Datagram(Bound<'py, PyBytes>, Option<SockAddr>),
+    Refused,
+    Failed(std::io::Error),
+    Drained,
+}
+
+fn receive_one<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'py> {
+    let mut me = port.borrow_mut();
+    let me = &mut *me;
+    let (Some(fd), Some(_)) = (&me.fd, me.token) else {
+        return Received::Drained;
+    };
+    match sock::recv_from(fd.as_fd(), &mut me.buf) {
+        Ok((n, addr)) => Received::Datagram(PyBytes::new(py, &me.buf[..n]), addr),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Received::Drained,
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Received::Refused,
+        Err(e) => Received::Failed(e),
+    }
+}
+
+/// (host, port) as Twisted gives a datagram's source.
+fn source_tuple<'py>(py: Python<'py>, addr: Option<&SockAddr>) -> PyResult<Bound<'py, PyAny>> {
+    match addr {
+        Some(SockAddr::Inet(a)) => Ok((a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()),
+        _ => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// Drains the socket within the batch budget, one protocol call per
+/// datagram; a callback that raises is logged and the port goes on.
+pub fn on_readable(
+    py: Python<'_>,
+    reactor: &Bound<'_, ReactorBase>,
+    port: &Bound<'_, DatagramPort>,
+) {
+    let hooks = reactor.borrow().hooks();
+    let (protocol, owner) = {
+        let me = port.borrow();
+        (me.protocol.bind(py).clone(), me.owner.bind(py).clone())
+    };
+    let _context = Dispatching::enter(&owner);
+    let mut bytes = 0;
+    for _ in 0..DATAGRAM_BATCH {
+        match receive_one(py, port) {
+            Received::Datagram(data, addr) => {
+                bytes += data.as_bytes().len();
+                deliver(py, &hooks, &protocol, &data, addr.as_ref());
+                if bytes >= BYTES_PER_TURN {
+                    break;
+                }
+            }
+            Received::Refused => {
+                if port.borrow().connected {
+                    let called = protocol.call_method0(intern!(py, "connectionRefused"));
+                    let _ = settle(py, &hooks, Callback::ConnectionRefused, called);
+                }
+            }
+            Received::Failed(e) => {
+                hooks.report(py, os_error(e), Some("recvfrom() failed"));
+            }
+            Received::Drained => return,
+        }
+    }
+    // Budget spent: the rest waits for the next turn.
+    reactor
+        .borrow_mut()
+        .ready_datagrams
+        .push(port.clone().unbind());
+}
+
+fn deliver(
+    py: Python<'_>,
+    hooks: &Hooks,
+    protocol: &Bound<'_, PyAny>,
+    data: &Bound<'_, PyBytes>,
+    addr: Option<&SockAddr>,
+) {
+    let called = source_tuple(py, addr)
+        .and_then(|source| protocol.call_method1(intern!(py, "datagramReceived"), (data, source)));
+    let _ = settle(py, hooks, Callback::DatagramReceived, called);
+}
