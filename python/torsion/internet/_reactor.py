@@ -2,8 +2,8 @@
 
 The loop, timers, thread-call queue and sockets are in the Rust base class
 (``_torsion.ReactorBase``); this subclass carries Twisted's Python-level API:
-run/stop/crash, system event triggers, signals, TCP, UNIX sockets, threads and
-names.
+run/stop/crash, system event triggers, signals, TCP, UDP, UNIX sockets,
+threads and names.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from zope.interface import classImplements, implementer
 
 from torsion import _torsion
-from torsion.internet import _hooks, error, main, unix
+from torsion.internet import _hooks, error, main, udp, unix
 from torsion.internet._resolver import (
     ComplexResolverSimplifier,
     GAIResolver,
@@ -35,6 +35,7 @@ from torsion.internet.interfaces import (
     IReactorTCP,
     IReactorThreads,
     IReactorTime,
+    IReactorUDP,
     IReactorUNIX,
 )
 from torsion.internet.tcp import Connector, Port, _isIPv4
@@ -60,6 +61,7 @@ _SHARED_REASONS = {
     IReactorCore,
     IReactorTime,
     IReactorTCP,
+    IReactorUDP,
     IReactorUNIX,
     IReactorFDSet,
     IReactorThreads,
@@ -281,6 +283,17 @@ class TorsionReactor(_torsion.ReactorBase):
         c = Connector(host, port, factory, timeout, bindAddress, self)
         c.connect()
         return c
+
+    # IReactorUDP
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> udp.Port:
+        """Receive datagrams on ``port`` for ``protocol``; returns the port
+        (IListeningPort and IUDPTransport)."""
+        p = udp.Port(port, protocol, interface, maxPacketSize, self)
+        p.startListening()
+        return p
 
     # IReactorUNIX
 
