@@ -195,7 +195,7 @@ enum Received<'py> {
 fn receive_one<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'py> {
     let mut me = port.borrow_mut();
     let me = &mut *me;
-    let (Some(fd), Some(_)) = (&me.fd, me.token) else {
+    let Some(fd) = &me.fd else {
         return Received::Drained;
     };
     match sock::recv_from(fd.as_fd(), &mut me.buf) {
@@ -215,7 +215,10 @@ fn source_tuple<'py>(py: Python<'py>, addr: Option<&SockAddr>) -> PyResult<Bound
 }
 
 /// Drains the socket within the batch budget, one protocol call per
-/// datagram; a callback that raises is logged and the port goes on.
+/// datagram; a callback that raises is logged and the port goes on. As in
+/// Twisted's doRead, a batch under way goes on after `stopReading` (the
+/// datagrams already queued are delivered) and ends once the socket is
+/// closed.
 pub fn on_readable(
     py: Python<'_>,
     reactor: &Bound<'_, ReactorBase>,
@@ -224,6 +227,9 @@ pub fn on_readable(
     let hooks = reactor.borrow().hooks();
     let (protocol, owner) = {
         let me = port.borrow();
+        if me.token.is_none() {
+            return;
+        }
         (me.protocol.bind(py).clone(), me.owner.bind(py).clone())
     };
     let _context = Dispatching::enter(&owner);
@@ -249,11 +255,14 @@ pub fn on_readable(
             Received::Drained => return,
         }
     }
-    // Budget spent: the rest waits for the next turn.
-    reactor
-        .borrow_mut()
-        .ready_datagrams
-        .push(port.clone().unbind());
+    // Budget spent: the rest waits for the next turn, unless reading
+    // stopped meanwhile.
+    if port.borrow().token.is_some() {
+        reactor
+            .borrow_mut()
+            .ready_datagrams
+            .push(port.clone().unbind());
+    }
 }
 
 fn deliver(
