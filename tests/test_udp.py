@@ -420,3 +420,66 @@ def test_udp_server_service(ns: types.SimpleNamespace) -> None:
     d.addCallback(done.append)
     run_until(ns.reactor, lambda: done == [None])
     assert proto.events[-1] == "stop"
+
+
+def test_bytes_like_datagrams(ns: types.SimpleNamespace) -> None:
+    """write() takes any bytes-like object, and refuses str as sendto does."""
+    receiver = recorder(ns)
+    port = ns.reactor.listenUDP(0, receiver, interface=LOCAL)
+    dest = (LOCAL, port.getHost().port)
+    assert port.write(bytearray(b"ba"), dest) == 2
+    assert port.write(memoryview(b"xmvx")[1:3], dest) == 2
+    with pytest.raises(TypeError) as caught:
+        port.write("text", dest)  # type: ignore[arg-type]
+    assert str(caught.value) == "a bytes-like object is required, not 'str'"
+    spin(ns.reactor, lambda: len(receiver.events) == 3)
+    assert [d for d, _ in receiver.events[1:]] == [b"ba", b"mv"]
+    stopAll(ns, port)
+
+
+def test_reactor_shutdown_closes_the_port(ns: types.SimpleNamespace) -> None:
+    """A listening port is a reader; stopping the reactor closes it and
+    stops its protocol, logging under the port's prefix."""
+    proto = recorder(ns)
+    proto.noisy = True
+    port = ns.reactor.listenUDP(0, proto, interface=LOCAL)
+    number = port.getHost().port
+    assert port in ns.reactor.getReaders()
+    logger = importlib.import_module(f"{ns.name}.logger")
+    events: list[dict[str, Any]] = []
+    logger.globalLogPublisher.addObserver(events.append)
+    try:
+        run_until(ns.reactor, lambda: True)
+    finally:
+        logger.globalLogPublisher.removeObserver(events.append)
+    assert proto.events == ["start", "stop"]
+    assert (port.connected, port.disconnected) == (0, 1)
+    assert port not in ns.reactor.getReaders()
+    closing = [e for e in events if "Closed" in str(e.get("message", ""))]
+    assert [(e["system"], e["message"]) for e in closing] == [
+        ("Recorder (UDP)", (f"(UDP Port {number} Closed)",))
+    ]
+
+
+def test_callback_errors_are_logged_under_the_port(ns: types.SimpleNamespace) -> None:
+    """What datagramReceived raises is logged with the port's log prefix."""
+
+    class Broken(ns.protocol.DatagramProtocol):
+        noisy = False
+
+        def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+            raise ValueError(datagram)
+
+    logger = importlib.import_module(f"{ns.name}.logger")
+    events: list[dict[str, Any]] = []
+    logger.globalLogPublisher.addObserver(events.append)
+    port = ns.reactor.listenUDP(0, Broken(), interface=LOCAL)
+    try:
+        port.write(b"bad", (LOCAL, port.getHost().port))
+        spin(ns.reactor, lambda: len(ns.failures) == 1)
+    finally:
+        logger.globalLogPublisher.removeObserver(events.append)
+    failed = [e for e in events if "log_failure" in e or "failure" in e]
+    assert [e.get("log_system") for e in failed] == ["Broken (UDP)"]
+    assert ns.failures[0].value.args == (b"bad",)
+    stopAll(ns, port)

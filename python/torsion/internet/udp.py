@@ -31,6 +31,18 @@ from torsion.internet.tcp import _isIPv4, _isIPv6
 from torsion.python import log
 
 
+def _bytesOf(data: Any) -> bytes:
+    """``data`` as bytes: any bytes-like object is taken, as by sendto."""
+    if type(data) is bytes:
+        return data
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(
+            f"a bytes-like object is required, not '{type(data).__name__}'"
+        ) from None
+
+
 @implementer(IListeningPort, IUDPTransport, ISystemHandle, ILoggingContext)
 class Port:
     """A UDP port: receives datagrams for its protocol and sends its writes."""
@@ -149,6 +161,7 @@ class Port:
     def write(self, datagram: bytes, addr: tuple[str, int] | None = None) -> Any:
         """Send ``datagram`` to ``addr`` (a (host, port) with an IP address),
         or to the connected peer."""
+        datagram = _bytesOf(datagram)
         if self._connectedAddr:
             native = self._requireSocket()
             if addr not in (None, self._connectedAddr):
