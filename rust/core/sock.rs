@@ -132,6 +132,75 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Optio
     Ok((n, sockaddr_to_addr(&storage, len)))
 }
 
+/// Datagrams one `recv_many` call takes at most.
+pub const RECV_MANY_MAX: usize = 16;
+
+/// Receives up to `RECV_MANY_MAX` datagrams with one `recvmmsg(2)`, the
+/// i-th into the i-th `size`-byte slot of `buf` (cut to `size` when it was
+/// longer, as `recv_from` does), appending each one's length and source to
+/// `got`. As many slots as fit in `buf` are used (at least one when `size`
+/// is 0). Returns how many datagrams came.
+pub fn recv_many(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    size: usize,
+    got: &mut Vec<(usize, Option<SockAddr>)>,
+) -> io::Result<usize> {
+    let slots = buf
+        .len()
+        .checked_div(size)
+        .map_or(1, |fit| fit.min(RECV_MANY_MAX));
+    if slots == 0 {
+        return Ok(0);
+    }
+    // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr values are
+    // valid (empty buffers, no name, no control data).
+    let (mut names, mut iovs, mut msgs) = unsafe {
+        (
+            mem::zeroed::<[libc::sockaddr_storage; RECV_MANY_MAX]>(),
+            mem::zeroed::<[libc::iovec; RECV_MANY_MAX]>(),
+            mem::zeroed::<[libc::mmsghdr; RECV_MANY_MAX]>(),
+        )
+    };
+    let base = buf.as_mut_ptr();
+    for (i, ((msg, iov), name)) in msgs
+        .iter_mut()
+        .zip(iovs.iter_mut())
+        .zip(names.iter_mut())
+        .take(slots)
+        .enumerate()
+    {
+        iov.iov_base = base.wrapping_add(i * size).cast();
+        iov.iov_len = size;
+        msg.msg_hdr.msg_name = std::ptr::from_mut(name).cast();
+        msg.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_hdr.msg_iov = std::ptr::from_mut(iov);
+        msg.msg_hdr.msg_iovlen = 1;
+    }
+    let n = retry(|| {
+        // SAFETY: the first `slots` headers point at their own name buffer
+        // and at one iovec each; the iovecs cover disjoint `size`-byte
+        // slots inside `buf` (slots * size <= buf.len()). All of it
+        // outlives the call, and the kernel writes only within them.
+        cvt(unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                slots as libc::c_uint,
+                0,
+                std::ptr::null_mut(),
+            )
+        })
+    })? as usize;
+    for (msg, name) in msgs.iter().zip(names.iter()).take(n) {
+        got.push((
+            msg.msg_len as usize,
+            sockaddr_to_addr(name, msg.msg_hdr.msg_namelen),
+        ));
+    }
+    Ok(n)
+}
+
 /// Sends one datagram: to `addr`, or to the connected peer when `None`.
 pub fn send_to(fd: BorrowedFd<'_>, data: &[u8], addr: Option<&SocketAddr>) -> io::Result<usize> {
     let target = addr.map(inet_to_sockaddr);
@@ -499,6 +568,38 @@ mod tests {
         // Without an address on an unconnected socket: no destination.
         let err = send_to(a.as_fd(), b"x", None).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EDESTADDRREQ));
+    }
+
+    #[test]
+    fn many_datagrams_in_one_call_each_in_its_slot() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let from = Some(SockAddr::Inet(a.local_addr().unwrap()));
+        for data in [&b"a"[..], b"bcdefgh", b"", b"ij"] {
+            send_to(a.as_fd(), data, Some(&b_addr)).unwrap();
+        }
+        // Three 4-byte slots: the first call takes three datagrams.
+        let mut buf = [0u8; 14];
+        let mut got = Vec::new();
+        let n = until_ready(|| recv_many(b.as_fd(), &mut buf, 4, &mut got));
+        assert_eq!(n, 3);
+        assert_eq!(
+            got,
+            vec![(1, from.clone()), (4, from.clone()), (0, from.clone())]
+        );
+        assert_eq!((&buf[..1], &buf[4..8]), (&b"a"[..], &b"bcde"[..]));
+        got.clear();
+        assert_eq!(recv_many(b.as_fd(), &mut buf, 4, &mut got).unwrap(), 1);
+        assert_eq!((got[0].0, &buf[..2]), (2, &b"ij"[..]));
+        let err = recv_many(b.as_fd(), &mut buf, 4, &mut got).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        // A zero-byte slot still takes one datagram (cut to nothing).
+        send_to(a.as_fd(), b"zz", Some(&b_addr)).unwrap();
+        got.clear();
+        let n = until_ready(|| recv_many(b.as_fd(), &mut [], 0, &mut got));
+        assert_eq!((n, got), (1, vec![(0, from)]));
     }
 
     #[test]
