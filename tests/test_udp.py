@@ -483,3 +483,19 @@ def test_callback_errors_are_logged_under_the_port(ns: types.SimpleNamespace) ->
     assert [e.get("log_system") for e in failed] == ["Broken (UDP)"]
     assert ns.failures[0].value.args == (b"bad",)
     stopAll(ns, port)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 65535])
+def test_packet_size_limits(ns: types.SimpleNamespace, limit: int) -> None:
+    """maxPacketSize 0 delivers empty datagrams; 1 the first byte; 65535
+    (more than fits the receive buffer twice) whole datagrams."""
+    receiver = recorder(ns)
+    port = ns.reactor.listenUDP(0, receiver, interface=LOCAL, maxPacketSize=limit)
+    dest = (LOCAL, port.getHost().port)
+    sizes = [0, 1, 2, 60000, 3]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for n in sizes:
+            s.sendto(b"y" * n, dest)
+    spin(ns.reactor, lambda: len(receiver.events) == len(sizes) + 1)
+    assert [d for d, _ in receiver.events[1:]] == [b"y" * min(n, limit) for n in sizes]
+    stopAll(ns, port)

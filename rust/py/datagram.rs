@@ -3,8 +3,9 @@
 //! Not a stream: it shares only the reactor's registration and dispatch.
 //! Python creates and binds the socket (so that CannotListenError is raised
 //! where Twisted raises it) and hands the descriptor over. On readiness the
-//! port drains the socket in a bounded batch into one reused buffer of
-//! maxPacketSize bytes, one `datagramReceived` call per datagram; a batch
+//! port drains the socket in a bounded batch, several datagrams per
+//! `recvmmsg` into one reused buffer of maxPacketSize-byte slots, one
+//! `datagramReceived` call per datagram; a batch
 //! that spends its budget puts the port on the reactor's ready list, since
 //! the poller is edge-triggered and will not report the rest again.
 
@@ -27,6 +28,15 @@ use crate::py::reactor::{ReactorBase, Source};
 const DATAGRAM_BATCH: usize = 128;
 /// Bytes taken per readiness event at most (Twisted's maxThroughput).
 const BYTES_PER_TURN: usize = 256 * 1024;
+/// Size of a port's receive buffer, in slots of maxPacketSize (one slot
+/// at least, so a large maxPacketSize gets one datagram per call).
+const RECV_BUFFER_BYTES: usize = 128 * 1024;
+
+fn slots_for(max_packet_size: usize) -> usize {
+    RECV_BUFFER_BYTES
+        .checked_div(max_packet_size)
+        .map_or(sock::RECV_MANY_MAX, |fit| fit.clamp(1, sock::RECV_MANY_MAX))
+}
 
 #[pyclass(module = "torsion._torsion")]
 pub struct DatagramPort {
@@ -37,8 +47,12 @@ pub struct DatagramPort {
     protocol: Py<PyAny>,
     /// The Python port, named in logs and listed by getReaders.
     owner: Py<PyAny>,
-    /// Receives each datagram; its length is maxPacketSize.
+    /// Receives the datagrams of one `recvmmsg`, in slots of `slot` bytes.
     buf: Vec<u8>,
+    /// maxPacketSize: the most of a datagram delivered.
+    slot: usize,
+    /// Length and source of each datagram the last `recvmmsg` took.
+    got: Vec<(usize, Option<SockAddr>)>,
     /// Whether `connect` gave the socket a peer (refusals are reported
     /// only then, as Twisted does).
     connected: bool,
@@ -107,7 +121,9 @@ impl DatagramPort {
             token: None,
             protocol,
             owner,
-            buf: vec![0; max_packet_size],
+            buf: vec![0; slots_for(max_packet_size) * max_packet_size],
+            slot: max_packet_size,
+            got: Vec::with_capacity(sock::RECV_MANY_MAX),
             connected: false,
         })
     }
@@ -186,20 +202,34 @@ impl DatagramPort {
 
 /// One step of a batch, decided with the port borrowed and acted on after.
 enum Received<'py> {
-    Datagram(Bound<'py, PyBytes>, Option<SockAddr>),
+    Datagrams(Vec<(Bound<'py, PyBytes>, Option<SockAddr>)>),
     Refused,
     Failed(std::io::Error),
     Drained,
 }
 
-fn receive_one<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'py> {
+fn receive<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'py> {
     let mut me = port.borrow_mut();
     let me = &mut *me;
     let Some(fd) = &me.fd else {
         return Received::Drained;
     };
-    match sock::recv_from(fd.as_fd(), &mut me.buf) {
-        Ok((n, addr)) => Received::Datagram(PyBytes::new(py, &me.buf[..n]), addr),
+    me.got.clear();
+    match sock::recv_many(fd.as_fd(), &mut me.buf, me.slot, &mut me.got) {
+        Ok(_) => {
+            let slot = me.slot;
+            let buf = &me.buf;
+            Received::Datagrams(
+                me.got
+                    .drain(..)
+                    .enumerate()
+                    .map(|(i, (n, addr))| {
+                        let start = i * slot;
+                        (PyBytes::new(py, &buf[start..start + n]), addr)
+                    })
+                    .collect(),
+            )
+        }
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Received::Drained,
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Received::Refused,
         Err(e) => Received::Failed(e),
@@ -233,14 +263,21 @@ pub fn on_readable(
         (me.protocol.bind(py).clone(), me.owner.bind(py).clone())
     };
     let _context = Dispatching::enter(&owner);
-    let mut bytes = 0;
-    for _ in 0..DATAGRAM_BATCH {
-        match receive_one(py, port) {
-            Received::Datagram(data, addr) => {
-                bytes += data.as_bytes().len();
-                deliver(py, &hooks, &protocol, &data, addr.as_ref());
-                if bytes >= BYTES_PER_TURN {
-                    break;
+    let (mut bytes, mut count) = (0, 0);
+    while count < DATAGRAM_BATCH && bytes < BYTES_PER_TURN {
+        match receive(py, port) {
+            Received::Datagrams(datagrams) if datagrams.is_empty() => return,
+            Received::Datagrams(datagrams) => {
+                for (data, addr) in datagrams {
+                    // A protocol may close the port from its callback:
+                    // what was read with the datagram it got is dropped,
+                    // as Twisted would not have read it.
+                    if port.borrow().fd.is_none() {
+                        return;
+                    }
+                    count += 1;
+                    bytes += data.as_bytes().len();
+                    deliver(py, &hooks, &protocol, &data, addr.as_ref());
                 }
             }
             Received::Refused => {
