@@ -499,3 +499,33 @@ def test_packet_size_limits(ns: types.SimpleNamespace, limit: int) -> None:
     spin(ns.reactor, lambda: len(receiver.events) == len(sizes) + 1)
     assert [d for d, _ in receiver.events[1:]] == [b"y" * min(n, limit) for n in sizes]
     stopAll(ns, port)
+
+
+def linkLocal() -> tuple[str, str] | None:
+    """A link-local IPv6 address of this machine and its interface."""
+    try:
+        with open("/proc/net/if_inet6") as table:
+            rows = [line.split() for line in table]
+    except OSError:
+        return None
+    for row in rows:
+        if row[0].startswith("fe80"):
+            packed = bytes.fromhex(row[0])
+            return socket.inet_ntop(socket.AF_INET6, packed), row[5]
+    return None
+
+
+def test_link_local_source_has_no_scope(ns: types.SimpleNamespace) -> None:
+    """A datagram from a scoped link-local address names its source
+    without the scope, as Python's recvfrom (and so Twisted) does."""
+    found = linkLocal()
+    if found is None:
+        pytest.skip("no link-local IPv6 address")
+    address, interface = found
+    proto = recorder(ns)
+    port = ns.reactor.listenUDP(0, proto, interface="::")
+    number = port.getHost().port
+    port.write(b"ll", (f"{address}%{interface}", number))
+    spin(ns.reactor, lambda: len(proto.events) == 2)
+    assert proto.events == ["start", (b"ll", (address, number))]
+    stopAll(ns, port)

@@ -236,7 +236,8 @@ fn receive<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'p
     }
 }
 
-/// (host, port) as Twisted gives a datagram's source.
+/// (host, port) as Twisted gives a datagram's source: Python's recvfrom
+/// writes the host without a scope, and Twisted keeps only those two.
 fn source_tuple<'py>(py: Python<'py>, addr: Option<&SockAddr>) -> PyResult<Bound<'py, PyAny>> {
     match addr {
         Some(SockAddr::Inet(a)) => Ok((a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()),

@@ -163,9 +163,9 @@ class Port:
         or to the connected peer."""
         datagram = _bytesOf(datagram)
         if self._connectedAddr:
-            native = self._requireSocket()
             if addr not in (None, self._connectedAddr):
                 raise AssertionError()
+            native = self._requireSocket()
             try:
                 return native.write(datagram)
             except OSError as se:
