@@ -348,7 +348,27 @@ def test_broadcast_flag(ns: types.SimpleNamespace) -> None:
     assert port.getBroadcastAllowed() is True
     port.setBroadcastAllowed(False)
     assert port.getBroadcastAllowed() is False
+    with pytest.raises(PermissionError):
+        port.write(b"b", ("<broadcast>", 9))
+    port.setBroadcastAllowed(True)
+    assert port.write(b"b", ("<broadcast>", 9)) == 1
     stopAll(ns, port)
+
+
+def test_host_names_and_bytes_hosts(ns: types.SimpleNamespace) -> None:
+    """A host name is refused on an IPv6 port too; an IP address given as
+    bytes is taken."""
+    v6 = ns.reactor.listenUDP(0, recorder(ns), interface="::1")
+    with pytest.raises(ns.error.InvalidAddressError) as caught:
+        v6.write(b"x", ("localhost", 9))
+    assert caught.value.message == "write() only accepts IP addresses, not hostnames"
+    receiver = recorder(ns)
+    port = ns.reactor.listenUDP(0, receiver, interface=LOCAL)
+    number = port.getHost().port
+    assert port.write(b"bytes host", (LOCAL.encode(), number)) == 10
+    spin(ns.reactor, lambda: len(receiver.events) == 2)
+    assert receiver.events[1] == (b"bytes host", (LOCAL, number))
+    stopAll(ns, v6, port)
 
 
 def test_host_repr_and_interfaces(ns: types.SimpleNamespace) -> None:

@@ -27,7 +27,7 @@ from torsion.internet.interfaces import (
     ISystemHandle,
     IUDPTransport,
 )
-from torsion.internet.tcp import _isIPv4, _isIPv6
+from torsion.internet.tcp import _hostText, _isIPv4, _isIPv6
 from torsion.python import log
 
 
@@ -41,6 +41,30 @@ def _bytesOf(data: Any) -> bytes:
         raise TypeError(
             f"a bytes-like object is required, not '{type(data).__name__}'"
         ) from None
+
+
+_BROADCAST = -1
+_families: dict[Any, int] = {}
+
+
+def _hostFamily(host: Any) -> int:
+    """AF_INET or AF_INET6 for an IP address, _BROADCAST for
+    "<broadcast>", 0 for anything else (remembered: a port usually writes
+    to few hosts, many times)."""
+    family = _families.get(host)
+    if family is None:
+        if host == "<broadcast>":
+            family = _BROADCAST
+        elif _isIPv4(host):
+            family = socket.AF_INET
+        elif _isIPv6(host):
+            family = socket.AF_INET6
+        else:
+            family = 0
+        if len(_families) >= 4096:
+            _families.clear()
+        _families[host] = family
+    return family
 
 
 @implementer(IListeningPort, IUDPTransport, ISystemHandle, ILoggingContext)
@@ -178,25 +202,28 @@ class Port:
         if addr is None:
             raise AssertionError()
         host = addr[0]
-        if not _isIPv4(host) and not _isIPv6(host) and host != "<broadcast>":
+        family = _hostFamily(host)
+        if family == _BROADCAST:
+            if self.addressFamily == socket.AF_INET6:
+                raise error.InvalidAddressError(
+                    host, "IPv6 port write() called with IPv4 or broadcast address"
+                )
+            host = "255.255.255.255"
+        elif family != self.addressFamily:
+            if family == socket.AF_INET:
+                raise error.InvalidAddressError(
+                    host, "IPv6 port write() called with IPv4 or broadcast address"
+                )
+            if family == socket.AF_INET6:
+                raise error.InvalidAddressError(
+                    host, "IPv4 port write() called with IPv6 address"
+                )
             raise error.InvalidAddressError(
                 host, "write() only accepts IP addresses, not hostnames"
             )
-        if (
-            _isIPv4(host) or host == "<broadcast>"
-        ) and self.addressFamily == socket.AF_INET6:
-            raise error.InvalidAddressError(
-                host, "IPv6 port write() called with IPv4 or broadcast address"
-            )
-        if _isIPv6(host) and self.addressFamily == socket.AF_INET:
-            raise error.InvalidAddressError(
-                host, "IPv4 port write() called with IPv6 address"
-            )
         native = self._requireSocket()
         try:
-            if host == "<broadcast>":
-                return native.write(datagram, "255.255.255.255", addr[1])
-            return native.write(datagram, host, addr[1])
+            return native.write(datagram, _hostText(host), addr[1])
         except OSError as se:
             if se.errno == errno.EMSGSIZE:
                 raise error.MessageLengthError("message too long") from None
