@@ -157,7 +157,7 @@ class Port:
 
     def _requireSocket(self) -> Any:
         native = self._native
-        if native is None or native.fileno() < 0:
+        if native is None or self.disconnected:
             raise AttributeError(
                 f"{type(self).__name__!r} object has no attribute 'socket'"
             )
