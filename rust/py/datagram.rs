@@ -10,9 +10,8 @@
 //! the poller is edge-triggered and will not report the rest again.
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 
-use mio::Interest;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -23,6 +22,7 @@ use crate::core::fd;
 use crate::core::sock::{self, SockAddr};
 use crate::py::dispatch::{os_error, settle, Callback, Dispatching, Hooks};
 use crate::py::reactor::{ReactorBase, Source};
+use crate::py::registration::Registration;
 
 /// Datagrams taken per readiness event before yielding to other sources.
 const DATAGRAM_BATCH: usize = 128;
@@ -41,9 +41,8 @@ fn slots_for(max_packet_size: usize) -> usize {
 #[pyclass(module = "torsion._torsion")]
 pub struct DatagramPort {
     reactor: Py<ReactorBase>,
-    /// The socket; `None` once closed.
-    fd: Option<OwnedFd>,
-    token: Option<usize>,
+    /// The socket.
+    socket: Registration,
     protocol: Py<PyAny>,
     /// The Python port, named in logs and listed by getReaders.
     owner: Py<PyAny>,
@@ -60,19 +59,13 @@ pub struct DatagramPort {
 
 impl DatagramPort {
     pub fn reading_owner(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.token.map(|_| self.owner.clone_ref(py))
+        self.socket.is_reading().then(|| self.owner.clone_ref(py))
     }
 
     pub fn stop_reading(slf: &Bound<'_, Self>) {
-        let py = slf.py();
         let mut me = slf.borrow_mut();
-        if let Some(token) = me.token.take() {
-            let mut r = me.reactor.bind(py).borrow_mut();
-            if let Some(fd) = &me.fd {
-                r.deregister_fd(fd.as_raw_fd());
-            }
-            r.sources.remove(token);
-        }
+        let reactor = me.reactor.bind(slf.py()).clone();
+        me.socket.stop(&reactor);
     }
 }
 
@@ -117,8 +110,7 @@ impl DatagramPort {
         let fd = fd::adopt(fd).map_err(os_error)?;
         Ok(Self {
             reactor,
-            fd: Some(fd),
-            token: None,
+            socket: Registration::new(fd),
             protocol,
             owner,
             buf: vec![0; slots_for(max_packet_size) * max_packet_size],
@@ -131,24 +123,18 @@ impl DatagramPort {
     /// Starts delivering datagrams.
     #[pyo3(name = "startReading")]
     fn start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let mut me = slf.borrow_mut();
-        let Some(fd) = me.fd.as_ref().map(AsRawFd::as_raw_fd) else {
-            return Ok(());
-        };
-        if me.token.is_some() {
-            return Ok(());
+        let reactor = me.reactor.bind(slf.py()).clone();
+        if me
+            .socket
+            .start(&reactor, || Source::Datagram(slf.clone().unbind()))?
+        {
+            // Datagrams may have arrived before registration.
+            reactor
+                .borrow_mut()
+                .ready_datagrams
+                .push(slf.clone().unbind());
         }
-        let reactor = me.reactor.bind(py).clone();
-        let mut r = reactor.borrow_mut();
-        let token = r.sources.insert(Source::Datagram(slf.clone().unbind()));
-        if let Err(e) = r.register_fd(fd, token, Interest::READABLE) {
-            r.sources.remove(token);
-            return Err(e);
-        }
-        me.token = Some(token);
-        // Datagrams may have arrived before registration.
-        r.ready_datagrams.push(slf.clone().unbind());
         Ok(())
     }
 
@@ -161,12 +147,14 @@ impl DatagramPort {
     /// Stops reading and closes the socket.
     fn close(slf: &Bound<'_, Self>) {
         Self::stop_reading(slf);
-        slf.borrow_mut().fd = None;
+        let mut me = slf.borrow_mut();
+        let reactor = me.reactor.bind(slf.py()).clone();
+        me.socket.close(&reactor);
     }
 
     /// The socket's descriptor, or -1 once closed.
     fn fileno(&self) -> RawFd {
-        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+        self.socket.fileno()
     }
 
     /// Sends one datagram to (host, port), or to the connected peer when
@@ -174,20 +162,20 @@ impl DatagramPort {
     /// OSError with their errno, for the Python port to translate.
     #[pyo3(signature = (data, host=None, port=0))]
     fn write(&self, data: &[u8], host: Option<&str>, port: u16) -> PyResult<usize> {
-        let Some(fd) = &self.fd else {
+        let Some(fd) = self.socket.fd() else {
             return Err(os_error(std::io::Error::from_raw_os_error(libc::EBADF)));
         };
         let addr = host.map(|h| inet_address(h, port)).transpose()?;
-        sock::send_to(fd.as_fd(), data, addr.as_ref()).map_err(os_error)
+        sock::send_to(fd, data, addr.as_ref()).map_err(os_error)
     }
 
     /// Gives the socket a default destination (and peer filter).
     fn connect(&mut self, host: &str, port: u16) -> PyResult<()> {
-        let Some(fd) = &self.fd else {
+        let Some(fd) = self.socket.fd() else {
             return Err(os_error(std::io::Error::from_raw_os_error(libc::EBADF)));
         };
         let addr = inet_address(host, port)?;
-        sock::connect_datagram(fd.as_fd(), &addr).map_err(os_error)?;
+        sock::connect_datagram(fd, &addr).map_err(os_error)?;
         self.connected = true;
         Ok(())
     }
@@ -211,11 +199,11 @@ enum Received<'py> {
 fn receive<'py>(py: Python<'py>, port: &Bound<'py, DatagramPort>) -> Received<'py> {
     let mut me = port.borrow_mut();
     let me = &mut *me;
-    let Some(fd) = &me.fd else {
+    let Some(fd) = me.socket.fd() else {
         return Received::Drained;
     };
     me.got.clear();
-    match sock::recv_many(fd.as_fd(), &mut me.buf, me.slot, &mut me.got) {
+    match sock::recv_many(fd, &mut me.buf, me.slot, &mut me.got) {
         Ok(_) => {
             let slot = me.slot;
             let buf = &me.buf;
@@ -258,7 +246,7 @@ pub fn on_readable(
     let hooks = reactor.borrow().hooks();
     let (protocol, owner) = {
         let me = port.borrow();
-        if me.token.is_none() {
+        if !me.socket.is_reading() {
             return;
         }
         (me.protocol.bind(py).clone(), me.owner.bind(py).clone())
@@ -273,7 +261,7 @@ pub fn on_readable(
                     // A protocol may close the port from its callback:
                     // what was read with the datagram it got is dropped,
                     // as Twisted would not have read it.
-                    if port.borrow().fd.is_none() {
+                    if port.borrow().socket.fd().is_none() {
                         return;
                     }
                     count += 1;
@@ -295,7 +283,7 @@ pub fn on_readable(
     }
     // Budget spent: the rest waits for the next turn, unless reading
     // stopped meanwhile.
-    if port.borrow().token.is_some() {
+    if port.borrow().socket.is_reading() {
         reactor
             .borrow_mut()
             .ready_datagrams

@@ -8,6 +8,7 @@ pub mod fd_readers;
 pub mod gil_cell;
 pub mod port;
 pub mod reactor;
+pub mod registration;
 pub mod relay;
 pub mod stream;
 pub mod thread_calls;

@@ -5,9 +5,8 @@
 //! descriptor over; from then on accepted connections never become Python
 //! socket objects.
 
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 
-use mio::Interest;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
@@ -16,6 +15,7 @@ use crate::core::fd;
 use crate::core::sock::{self, SockAddr};
 use crate::py::dispatch::{os_error, settle, Callback, Dispatching, Hooks};
 use crate::py::reactor::{ReactorBase, Source};
+use crate::py::registration::Registration;
 use crate::py::stream::Stream;
 
 /// Connections accepted per readiness event before yielding to others.
@@ -24,9 +24,8 @@ const ACCEPT_BATCH: usize = 128;
 #[pyclass(module = "torsion._torsion")]
 pub struct ListeningPort {
     reactor: Py<ReactorBase>,
-    /// The listening socket; `None` once closed.
-    fd: Option<OwnedFd>,
-    token: Option<usize>,
+    /// The listening socket.
+    socket: Registration,
     factory: Py<PyAny>,
     transport_class: Py<PyAny>,
     owner: Py<PyAny>,
@@ -37,19 +36,13 @@ pub struct ListeningPort {
 
 impl ListeningPort {
     pub fn reading_owner(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.token.map(|_| self.owner.clone_ref(py))
+        self.socket.is_reading().then(|| self.owner.clone_ref(py))
     }
 
     pub fn stop_reading(slf: &Bound<'_, Self>) {
-        let py = slf.py();
         let mut me = slf.borrow_mut();
-        if let Some(token) = me.token.take() {
-            let mut r = me.reactor.bind(py).borrow_mut();
-            if let Some(fd) = &me.fd {
-                r.deregister_fd(fd.as_raw_fd());
-            }
-            r.sources.remove(token);
-        }
+        let reactor = me.reactor.bind(slf.py()).clone();
+        me.socket.stop(&reactor);
     }
 }
 
@@ -66,8 +59,7 @@ impl ListeningPort {
         let fd = fd::adopt(fd).map_err(os_error)?;
         Ok(Self {
             reactor,
-            fd: Some(fd),
-            token: None,
+            socket: Registration::new(fd),
             factory,
             transport_class,
             owner,
@@ -79,24 +71,15 @@ impl ListeningPort {
     /// Starts accepting.
     #[pyo3(name = "startReading")]
     fn start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let mut me = slf.borrow_mut();
-        let Some(fd) = me.fd.as_ref().map(AsRawFd::as_raw_fd) else {
-            return Ok(());
-        };
-        if me.token.is_some() {
-            return Ok(());
+        let reactor = me.reactor.bind(slf.py()).clone();
+        if me
+            .socket
+            .start(&reactor, || Source::Listener(slf.clone().unbind()))?
+        {
+            // Connections may already be waiting in the backlog.
+            reactor.borrow_mut().ready_ports.push(slf.clone().unbind());
         }
-        let reactor = me.reactor.bind(py).clone();
-        let mut r = reactor.borrow_mut();
-        let token = r.sources.insert(Source::Listener(slf.clone().unbind()));
-        if let Err(e) = r.register_fd(fd, token, Interest::READABLE) {
-            r.sources.remove(token);
-            return Err(e);
-        }
-        me.token = Some(token);
-        // Connections may already be waiting in the backlog.
-        r.ready_ports.push(slf.clone().unbind());
         Ok(())
     }
 
@@ -108,15 +91,15 @@ impl ListeningPort {
 
     /// Stops accepting and closes the socket.
     fn close(slf: &Bound<'_, Self>) {
-        Self::stop_reading(slf);
         let mut me = slf.borrow_mut();
-        me.fd = None;
+        let reactor = me.reactor.bind(slf.py()).clone();
+        me.socket.close(&reactor);
         me.reserve_fd = None;
     }
 
     /// The listening descriptor, or -1 once closed.
     fn fileno(&self) -> RawFd {
-        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+        self.socket.fileno()
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -145,9 +128,9 @@ pub fn on_readable(
     for _ in 0..ACCEPT_BATCH {
         let accepted = {
             let me = port.borrow();
-            match (&me.fd, me.token) {
-                (Some(fd), Some(_)) => sock::accept(fd.as_fd()),
-                _ => return,
+            match me.socket.reading_fd() {
+                Some(fd) => sock::accept(fd),
+                None => return,
             }
         };
         match accepted {
@@ -193,10 +176,10 @@ fn refuse_backlog(
     if me.reserve_fd.take().is_none() {
         return;
     }
-    if let Some(fd) = &me.fd {
+    if let Some(fd) = me.socket.fd() {
         for _ in 0..ACCEPT_BATCH {
             // Each accepted connection is closed as it is dropped.
-            if sock::accept(fd.as_fd()).is_err() {
+            if sock::accept(fd).is_err() {
                 break;
             }
         }

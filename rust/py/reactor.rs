@@ -130,6 +130,30 @@ impl ReactorBase {
         // Fails only if the descriptor was never registered: nothing to undo.
         let _ = self.registry.deregister(&mut SourceFd(&fd));
     }
+
+    /// Registers `source` (descriptor `fd`) with the poller for `interest`;
+    /// returns its token. Nothing is left behind if that fails.
+    pub(crate) fn add_source(
+        &mut self,
+        fd: RawFd,
+        source: Source,
+        interest: Interest,
+    ) -> PyResult<usize> {
+        let token = self.sources.insert(source);
+        if let Err(e) = self.register_fd(fd, token, interest) {
+            self.sources.remove(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Undoes `add_source`: the poller forgets `fd`, and `token` is freed.
+    pub(crate) fn remove_source(&mut self, fd: Option<RawFd>, token: usize) {
+        if let Some(fd) = fd {
+            self.deregister_fd(fd);
+        }
+        self.sources.remove(token);
+    }
 }
 
 /// Thread calls run per loop turn at most (see `run_thread_calls`).

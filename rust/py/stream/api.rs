@@ -91,12 +91,8 @@ impl Stream {
         me.on_lost = on_lost;
         let reactor = me.reactor.bind(py).clone();
         let mut r = reactor.borrow_mut();
-        let token = r.sources.insert(Source::Stream(slf.clone().unbind()));
-        if let Err(e) = r.register_fd(fd, token, Interest::READABLE | Interest::WRITABLE) {
-            r.sources.remove(token);
-            return Err(e);
-        }
-        me.token = Some(token);
+        let source = Source::Stream(slf.clone().unbind());
+        me.token = Some(r.add_source(fd, source, Interest::READABLE | Interest::WRITABLE)?);
         Ok(())
     }
 

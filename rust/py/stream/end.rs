@@ -79,12 +79,10 @@ pub(crate) fn teardown(
         )
     };
     if let Some(layer) = layer {
-        let mut r = reactor.borrow_mut();
-        r.deregister_fd(std::os::fd::AsRawFd::as_raw_fd(&layer.fd()));
         if let Some(token) = token {
-            r.sources.remove(token);
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&layer.fd());
+            reactor.borrow_mut().remove_source(Some(fd), token);
         }
-        drop(r);
         layer.close(orderly);
     }
     drop(queue);
