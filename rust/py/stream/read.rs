@@ -2,8 +2,8 @@
 //! to `dataReceived` in chunks of at most bufferSize, as Twisted reads
 //! once per turn at most its bufferSize. Small reads are copied out of a
 //! reused buffer; streams are read straight into bytes objects (see
-//! cpython/bytes_read.rs). Every helper returns an `Outcome`; `on_readable`
-//! hands it to `end::conclude`.
+//! cpython/bytes_read.rs). Every helper returns an `Outcome`, which
+//! `end::handle` acts on.
 
 use std::os::fd::OwnedFd;
 
