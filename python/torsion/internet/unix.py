@@ -66,9 +66,15 @@ class _NoTcpOptions:
 class Server(_SendsDescriptors, _NoTcpOptions, tcp.Server):
     """The server side of an accepted UNIX connection."""
 
-    # The peer's name as accept() gave it: '' when the peer is unnamed, the
-    # path as text, or an abstract name as bytes.
-    hostname: Any = ""
+    @property
+    def hostname(self) -> Any:  # type: ignore[override]
+        """The peer's name as accept() gave it: '' when the peer is unnamed,
+        the path as text, or an abstract name as bytes (from the address
+        the core kept at accept)."""
+        name = self._peerAddress().name
+        if not name:
+            return ""
+        return name if name.startswith(b"\0") else os.fsdecode(name)
 
     def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """The listening socket's name (read once by the core, without a
@@ -78,7 +84,8 @@ class Server(_SendsDescriptors, _NoTcpOptions, tcp.Server):
 
     def getPeer(self) -> UNIXAddress:  # type: ignore[override]
         """The peer's name; UNIXAddress(None) for an unnamed peer."""
-        return UNIXAddress(self.hostname or None)
+        address = self._peerAddress()
+        return address if address.name else UNIXAddress(None)
 
 
 @implementer(IUNIXTransport)
@@ -106,17 +113,6 @@ class Client(_SendsDescriptors, _NoTcpOptions, tcp.BaseClient):
 # Each concrete class gets its own ``write`` (see tcp.py).
 _torsion._install_fast_write(Server)
 _torsion._install_fast_write(Client)
-
-
-def _peerName(fd: int) -> Any:
-    """What accept() says about the peer of the connected socket ``fd``."""
-    skt = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
-    try:
-        return skt.getpeername()
-    except OSError:
-        return ""
-    finally:
-        skt.detach()
 
 
 class Port(tcp.Port):
@@ -195,12 +191,6 @@ class Port(tcp.Port):
                 os.remove(self._bindPath)
         except OSError:
             pass
-
-    def _buildTransport(self, reactor: Any, fd: int, protocol: Any) -> Server:
-        transport = super()._buildTransport(reactor, fd, protocol)
-        assert isinstance(transport, Server)
-        transport.hostname = _peerName(fd)
-        return transport
 
     def _logConnectionLostMsg(self) -> None:
         _log.info("(UNIX Port {path} Closed)", path=_pathText(self._bindPath))
